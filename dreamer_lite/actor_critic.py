@@ -1,0 +1,97 @@
+"""Actor-critic in imagination.
+
+From every posterior state of a training batch the world model dreams ``horizon`` steps ahead
+under the actor. Along each dream (time-major, t = 0 .. H):
+
+    r_t = E[reward | s_{t+1}],  g_t = gamma * P(continue | s_{t+1})          for t < H
+    R_t = lambda_return(r, v_slow, g, bootstrap = v_slow(s_H))               (returns.py)
+    w_t = (1 - terminal_start) * prod_{k<t} g_k                              (sg)
+
+    critic loss = -mean_t w_t * log Normal(R_t; v(s_t), 1)
+    actor loss  = -mean_t w_t * [ rho * log pi(a_t | s_t) * sg(R_t - v(s_t))
+                                  + (1 - rho) * R_t  +  eta * H[pi(. | s_t)] ]
+
+``rho = 1`` is REINFORCE with the critic as baseline (DreamerV2 on Atari); ``rho = 0``
+backpropagates R_t through the dynamics into the actor via straight-through actions.
+The slow critic, a copy refreshed every ``slow_critic_every`` updates, gives the targets.
+With ``return_norm`` (DreamerV3) advantages are divided by max(1, P95(R) - P5(R)), tracked
+as a moving average, so the entropy bonus means the same at any reward scale.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from .distributions import OneHotDist, mix_uniform, unit_normal
+from .networks import MLP
+from .returns import lambda_return
+from .rssm import State, features
+
+
+class ActorCritic(keras.layers.Layer):
+    def __init__(self, config, num_actions: int, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.actor = MLP(config.mlp_units, config.mlp_layers, num_actions, name="actor")
+        self.critic = MLP(config.mlp_units, config.mlp_layers, 1, name="critic")
+        self.slow_critic = MLP(config.mlp_units, config.mlp_layers, 1, name="slow_critic")
+        self.return_scale = self.add_weight(shape=(), initializer="ones", trainable=False,
+                                            name="return_scale")
+
+    def policy(self, feat) -> OneHotDist:
+        """pi(a | s): a one-hot categorical over actions, (..., F) -> event (A,)."""
+        return OneHotDist(mix_uniform(self.actor(feat), self.config.actor_unimix))
+
+    def value(self, feat, slow: bool = False) -> tf.Tensor:
+        """v(s): (..., F) -> (...)."""
+        return (self.slow_critic if slow else self.critic)(feat)[..., 0]
+
+    def update_slow_critic(self) -> None:
+        for slow, fast in zip(self.slow_critic.weights, self.critic.weights):
+            slow.assign(fast)
+
+    def imagine_returns(self, world_model, start: State, start_terminal):
+        """Dream from ``start`` (N, ...) and compute what both losses need.
+
+        Returns feat (H+1, N, F), actions (H, N, A), returns R (H, N), weights w (H, N).
+        """
+        cfg = self.config
+        states, actions = world_model.rssm.imagine(self.policy, start, cfg.horizon)
+        feat = features(states)  # (H+1, N, F)
+        reward = world_model.reward_dist(feat[1:]).mean()  # (H, N): reward on reaching s_{t+1}
+        discount = cfg.gamma * world_model.continue_dist(feat[1:]).mean()  # (H, N)
+        value_slow = self.value(feat, slow=True)  # (H+1, N)
+        returns = lambda_return(reward, value_slow[:-1], discount, value_slow[-1], cfg.lambda_)
+        alive = 1.0 - start_terminal  # (N,)
+        weights = tf.math.cumprod(tf.concat([alive[None], discount[:-1]], 0), 0)  # (H, N)
+        return feat, actions, returns, tf.stop_gradient(weights)
+
+    def actor_loss(self, feat, actions, returns, weights):
+        """REINFORCE/dynamics mix with entropy bonus; feat (H+1, N, F). Returns (loss, metrics)."""
+        cfg = self.config
+        sg = tf.stop_gradient
+        policy = self.policy(sg(feat[:-1]))
+        baseline = self.value(sg(feat[:-1]))
+        scale = self._return_scale(returns) if cfg.return_norm else 1.0
+        advantage = sg(returns - baseline) / scale
+        reinforce = policy.log_prob(sg(actions)) * advantage
+        dynamics = returns / scale
+        entropy = policy.entropy()
+        objective = cfg.actor_grad_rho * reinforce + (1.0 - cfg.actor_grad_rho) * dynamics
+        loss = -tf.reduce_mean(weights * (objective + cfg.actor_entropy * entropy))
+        return loss, {"actor_entropy": tf.reduce_mean(entropy), "advantage": tf.reduce_mean(advantage),
+                      "return_scale": tf.convert_to_tensor(scale, tf.float32)}
+
+    def critic_loss(self, feat, returns, weights):
+        """-mean w_t log Normal(R_t; v(s_t), 1). Returns (loss, metrics)."""
+        value = unit_normal(self.critic(tf.stop_gradient(feat[:-1]))[..., 0], 0)
+        loss = -tf.reduce_mean(weights * value.log_prob(tf.stop_gradient(returns)))
+        return loss, {"value": tf.reduce_mean(value.mean())}
+
+    def _return_scale(self, returns, decay: float = 0.99):
+        """Moving average of max(1, P95(R) - P5(R))."""
+        low, high = tfp.stats.percentile(tf.stop_gradient(returns), [5.0, 95.0])
+        self.return_scale.assign(decay * self.return_scale + (1 - decay) * tf.maximum(1.0, high - low))
+        return tf.identity(self.return_scale)

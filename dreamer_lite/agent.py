@@ -1,0 +1,169 @@
+"""The agent: world model + actor-critic, their optimisers, one training update, acting,
+and checkpoints.
+
+One update (``train_step``) on a replay batch:
+  1. world-model loss and Adam step (encoder, RSSM, decoder, reward and continue heads);
+  2. imagination from every posterior state of the batch (stop-gradient starts);
+  3. actor and critic losses and Adam steps; every ``slow_critic_every`` updates the slow
+     critic copies the critic.
+All three optimisers are Adam with eps 1e-5 and global-norm clipping.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .actor_critic import ActorCritic
+from .rssm import State, features
+from .world_model import WorldModel
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not fit this agent."""
+
+
+def _adam(config, learning_rate, name):
+    return keras.optimizers.Adam(learning_rate, epsilon=config.adam_eps,
+                                 global_clipnorm=config.grad_clip, name=name)
+
+
+def _grad_norms(grads_by_module: dict) -> dict:
+    """Global gradient norm of each named module: {name: [grads]} -> {grad_norm/name: scalar}."""
+    return {f"grad_norm/{name}": tf.linalg.global_norm([g for g in grads if g is not None])
+            for name, grads in grads_by_module.items()}
+
+
+class Agent:
+    def __init__(self, config, num_actions: int):
+        self.config, self.num_actions = config, num_actions
+        self.world_model = WorldModel(config, num_actions, name="world_model")
+        self.actor_critic = ActorCritic(config, num_actions, name="actor_critic")
+        self.model_opt = _adam(config, config.model_lr, "model_opt")
+        self.actor_opt = _adam(config, config.actor_lr, "actor_opt")
+        self.critic_opt = _adam(config, config.critic_lr, "critic_opt")
+        self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
+        self._build()
+
+    def _build(self) -> None:
+        """Create every variable (networks and optimiser slots) with one dummy forward pass."""
+        cfg = self.config
+        image = tf.zeros([1, 2, cfg.frame_height, cfg.frame_width, 1], tf.uint8)
+        action = tf.zeros([1, 2, self.num_actions])
+        is_first = tf.ones([1, 2])
+        _, post, _ = self.world_model.loss(_batch(image, action, tf.zeros([1, 2]), tf.zeros([1, 2]), is_first))
+        feat = features(post)
+        self.actor_critic.policy(feat)
+        self.actor_critic.value(feat)
+        self.actor_critic.value(feat, slow=True)
+        self.actor_critic.update_slow_critic()
+        self.model_opt.build(self.world_model.trainable_variables)
+        self.actor_opt.build(self.actor_critic.actor.trainable_variables)
+        self.critic_opt.build(self.actor_critic.critic.trainable_variables)
+
+    @tf.function
+    def train_step(self, batch) -> dict:
+        """One update of world model, actor and critic; returns scalar metrics."""
+        wm, ac = self.world_model, self.actor_critic
+        modules = {"encoder": wm.encoder, "rssm": wm.rssm, "decoder": wm.decoder,
+                   "reward_head": wm.reward_head, "continue_head": wm.continue_head}
+        with tf.GradientTape() as tape:
+            model_loss, post, wm_metrics = wm.loss(batch)
+        grads = tape.gradient(model_loss, {k: m.trainable_variables for k, m in modules.items()})
+        self.model_opt.apply_gradients(zip(tf.nest.flatten(grads),
+                                           tf.nest.flatten({k: m.trainable_variables for k, m in modules.items()})))
+        metrics = {f"wm/{k}": v for k, v in wm_metrics.items()}
+        metrics["wm/loss"] = model_loss
+        metrics.update({f"wm/{k}": v for k, v in _grad_norms(grads).items()})
+
+        start = tf.nest.map_structure(lambda x: tf.stop_gradient(_merge_batch_time(x)), post)
+        start_terminal = tf.reshape(batch.terminal, [-1])
+        with tf.GradientTape(persistent=True) as tape:
+            feat, actions, returns, weights = ac.imagine_returns(wm, start, start_terminal)
+            actor_loss, actor_metrics = ac.actor_loss(feat, actions, returns, weights)
+            critic_loss, critic_metrics = ac.critic_loss(feat, returns, weights)
+        actor_grads = tape.gradient(actor_loss, ac.actor.trainable_variables)
+        critic_grads = tape.gradient(critic_loss, ac.critic.trainable_variables)
+        del tape
+        self.actor_opt.apply_gradients(zip(actor_grads, ac.actor.trainable_variables))
+        self.critic_opt.apply_gradients(zip(critic_grads, ac.critic.trainable_variables))
+        self.updates.assign_add(1)
+        if self.updates % self.config.slow_critic_every == 0:
+            ac.update_slow_critic()
+        metrics.update({f"actor/{k}": v for k, v in actor_metrics.items()})
+        metrics.update({f"critic/{k}": v for k, v in critic_metrics.items()})
+        metrics.update({
+            "actor/loss": actor_loss, "critic/loss": critic_loss,
+            "actor/grad_norm": tf.linalg.global_norm(actor_grads),
+            "critic/grad_norm": tf.linalg.global_norm(critic_grads),
+            "imagine/return": tf.reduce_mean(returns),
+            "imagine/reward": tf.reduce_mean(wm.reward_dist(feat[1:]).mean()),
+            "imagine/continue": tf.reduce_mean(wm.continue_dist(feat[1:]).mean()),
+        })
+        return metrics
+
+    def initial_policy_state(self) -> tuple[State, tf.Tensor]:
+        """(RSSM state, previous one-hot action) for the start of an episode, batch 1."""
+        return self.world_model.rssm.initial(1), tf.zeros([1, self.num_actions])
+
+    @tf.function
+    def act(self, state: State, prev_action, image, is_first, greedy):
+        """One policy step in the real environment: update the posterior with the new frame
+        (1, H, W, 1), then pick an action (the mode if ``greedy``, else a sample).
+        Returns (one-hot action (1, A), new state)."""
+        embed = self.world_model.encoder(image)
+        post, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first)
+        policy = self.actor_critic.policy(features(post))
+        action = tf.cond(greedy, lambda: tf.one_hot(tf.argmax(policy.logits, -1), self.num_actions),
+                         lambda: tf.stop_gradient(policy.sample()))
+        return action, post
+
+    # --- checkpoints -----------------------------------------------------------------------
+    def _variable_groups(self) -> dict:
+        return {"world_model": self.world_model.weights, "actor_critic": self.actor_critic.weights,
+                "model_opt": self.model_opt.variables, "actor_opt": self.actor_opt.variables,
+                "critic_opt": self.critic_opt.variables, "counters": [self.updates]}
+
+    def save(self, path) -> None:
+        """Write every variable to ``path`` (.npz); atomic: a kill never leaves half a file."""
+        arrays = {f"{group}/{i:04d}": np.asarray(v.numpy())
+                  for group, variables in self._variable_groups().items()
+                  for i, v in enumerate(variables)}
+        path = Path(path)
+        temporary = path.with_name(path.stem + ".tmp.npz")
+        np.savez(temporary, **arrays)
+        os.replace(temporary, path)
+
+    def load(self, path) -> None:
+        """Restore a checkpoint written by :meth:`save` for the same config."""
+        try:
+            with np.load(path) as data:
+                arrays = dict(data)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            raise CheckpointError(
+                f"checkpoint {path} is unreadable ({type(error).__name__}: {error}). Delete it "
+                "and resume: training restarts from fresh weights with all replay data kept.") from error
+        for group, variables in self._variable_groups().items():
+            for i, variable in enumerate(variables):
+                key = f"{group}/{i:04d}"
+                if key not in arrays or arrays[key].shape != tuple(variable.shape):
+                    raise CheckpointError(
+                        f"checkpoint {path} does not fit this agent ({key}: expected shape "
+                        f"{tuple(variable.shape)}, found {arrays[key].shape if key in arrays else 'nothing'}). "
+                        "It was written with another config; load it with the run's config.json.")
+                variable.assign(arrays[key])
+
+
+def _merge_batch_time(x):
+    """(B, T, ...) -> (B * T, ...)."""
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+
+
+def _batch(image, action, reward, terminal, is_first):
+    from .replay import Batch
+    return Batch(image, action, reward, terminal, is_first)

@@ -1,0 +1,196 @@
+"""Configuration: one dataclass, three presets.
+
+Every number the agent uses lives in :class:`Config`, with a one-line comment per field.
+Presets:
+
+* ``smoke``: seconds on a laptop; used by the tests and by CI.
+* ``cpu``: the default; a run that learns something useful in about two hours on two CPU cores.
+* ``gpu``: the paper's sizes (conv depth 48, GRU 600, 32 x 32 latents, batch 16 x 50).
+
+``make_config("cpu", batch_size=8)`` builds a preset and overrides fields. Unknown keys and bad
+values raise :class:`ConfigError` with a message that names the key and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- environment (chapter 1) ---
+    env_id: str = "highway-fast-v0"  # the highway-env task
+    frame_width: int = 128  # pixels along the road (multiple of 16)
+    frame_height: int = 32  # pixels across the road (multiple of 16)
+    scaling: float = 1.6  # pixels per metre
+    centering_x: float = 0.3  # where the ego sits along the frame width (fraction)
+    gray_weights: tuple = (0.2989, 0.5870, 0.1140)  # RGB -> gray weights of the observation
+
+    # --- networks (chapter 2) ---
+    cnn_depth: int = 16  # channels of the first conv layer; doubles at each of 4 layers
+    mlp_units: int = 200  # width of the reward, continue, actor and critic MLPs
+    mlp_layers: int = 2  # hidden layers of those MLPs
+
+    # --- latent state (chapters 3-4) ---
+    deter: int = 200  # size of the GRU state h
+    hidden: int = 200  # width of the dense layers inside the RSSM
+    stoch: int = 32  # number of independent categorical latents
+    classes: int = 16  # classes per categorical latent
+    unimix: float = 0.0  # DreamerV3 option: mix this much uniform into latent categoricals
+
+    # --- world-model loss (chapters 5-6) ---
+    kl_alpha: float = 0.8  # KL balancing: share of the KL gradient that trains the prior
+    kl_scale: float = 0.1  # weight of the KL term
+    free_nats: float = 0.0  # KL below this (per step, summed over latents) is not penalised
+    continue_scale: float = 5.0  # weight of the continuation (discount) loss
+    model_lr: float = 3e-4  # Adam learning rate of the world model
+
+    # --- behaviour (chapters 7-8) ---
+    horizon: int = 15  # imagination steps
+    gamma: float = 0.99  # discount per step
+    lambda_: float = 0.95  # lambda of the lambda-return
+    actor_entropy: float = 1e-3  # entropy bonus of the actor
+    actor_grad_rho: float = 1.0  # 1 = REINFORCE, 0 = straight-through dynamics gradients
+    actor_unimix: float = 0.0  # DreamerV3 option: uniform mix in the policy
+    return_norm: bool = False  # DreamerV3 option: scale advantages by the 5-95% return range
+    slow_critic_every: int = 100  # copy the critic into the slow critic every N updates
+    actor_lr: float = 4e-5  # Adam learning rate of the actor
+    critic_lr: float = 1e-4  # Adam learning rate of the critic
+    adam_eps: float = 1e-5  # Adam epsilon for all three optimisers
+    grad_clip: float = 100.0  # global gradient-norm clip for all three optimisers
+
+    # --- training loop (chapter 9) ---
+    batch_size: int = 16  # sequences per update
+    seq_len: int = 32  # steps per sequence
+    train_every: int = 5  # env steps between updates
+    prefill: int = 2500  # random-policy env steps before the first update
+    total_steps: int = 30_000  # env steps of the whole run
+    explore_epsilon: float = 0.0  # chance of a uniformly random action while collecting
+    eval_every: int = 2500  # env steps between evaluations
+    eval_episodes: int = 5  # episodes per evaluation (policy mode, held-out seeds)
+    log_every: int = 500  # env steps between metric rows
+    checkpoint_every: int = 2500  # env steps between checkpoints
+    seed: int = 0  # seeds TensorFlow, numpy and the training episodes
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def __post_init__(self):
+        _validate(self)
+
+
+PRESETS: dict[str, dict] = {
+    "smoke": dict(
+        cnn_depth=4, mlp_units=32, mlp_layers=1, deter=32, hidden=32, stoch=4, classes=4,
+        horizon=5, batch_size=4, seq_len=8, train_every=10, prefill=60, total_steps=160,
+        eval_every=80, eval_episodes=1, log_every=40, checkpoint_every=80, model_lr=1e-3,
+    ),
+    "cpu": dict(),
+    "gpu": dict(
+        cnn_depth=48, mlp_units=400, mlp_layers=4, deter=600, hidden=600, stoch=32, classes=32,
+        batch_size=16, seq_len=50, train_every=5, prefill=5000, total_steps=200_000,
+        eval_every=5000, eval_episodes=10, checkpoint_every=5000, log_every=1000, model_lr=2e-4,
+    ),
+}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+
+
+def make_config(preset: str = "cpu", **overrides) -> Config:
+    """Build a preset and apply ``overrides``; unknown presets or keys raise ConfigError."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    unknown = sorted(set(overrides) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key(s) {unknown}; valid keys are: {', '.join(sorted(_FIELDS))}")
+    return Config(**{**PRESETS[preset], **overrides})
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """Parse one ``key=value`` command-line override into a typed (key, value) pair."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key=value (e.g. batch_size=8)")
+    key, raw = text.split("=", 1)
+    if key not in _FIELDS:
+        raise ConfigError(
+            f"unknown config key {key!r}; valid keys are: {', '.join(sorted(_FIELDS))}")
+    kind = type(_FIELDS[key].default)
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return key, raw.lower() in ("true", "1")
+        if kind is tuple:
+            return key, tuple(float(v) for v in raw.strip("()").split(","))
+        return key, kind(raw)
+    except ValueError:
+        raise ConfigError(f"config key {key!r} needs a {kind.__name__}, got {raw!r}") from None
+
+
+def load_config(path) -> Config:
+    """Read a config saved by :meth:`Config.to_json` (``config.json`` in every run folder)."""
+    with open(path) as f:
+        values = json.load(f)
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown config key(s) {unknown}")
+    values["gray_weights"] = tuple(values["gray_weights"])
+    return Config(**values)
+
+
+def _validate(config: Config) -> None:
+    """Refuse values that cannot work, naming the key and the allowed range."""
+    problems = []
+    for name, f in _FIELDS.items():
+        value = getattr(config, name)
+        kind = type(f.default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            object.__setattr__(config, name, float(value))
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            problems.append(f"{name} must be a {kind.__name__}, got {value!r}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+    def need(ok, message):
+        if not ok:
+            problems.append(message)
+
+    positive_ints = ["frame_width", "frame_height", "cnn_depth", "mlp_units", "mlp_layers",
+                     "deter", "hidden", "stoch", "classes", "horizon", "slow_critic_every",
+                     "batch_size", "seq_len", "train_every", "total_steps", "eval_every",
+                     "eval_episodes", "log_every", "checkpoint_every"]
+    for name in positive_ints:
+        need(getattr(config, name) >= 1, f"{name} must be >= 1, got {getattr(config, name)}")
+    for name in ("frame_width", "frame_height"):
+        need(getattr(config, name) % 16 == 0,
+             f"{name} must be a multiple of 16 (four stride-2 convs), got {getattr(config, name)}")
+    need(config.classes >= 2, f"classes must be >= 2, got {config.classes}")
+    need(config.seq_len >= 2, f"seq_len must be >= 2, got {config.seq_len}")
+    for name in ("kl_alpha", "gamma", "lambda_", "actor_grad_rho", "centering_x",
+                 "explore_epsilon"):
+        need(0.0 <= getattr(config, name) <= 1.0,
+             f"{name} must be in [0, 1], got {getattr(config, name)}")
+    for name in ("unimix", "actor_unimix"):
+        need(0.0 <= getattr(config, name) < 1.0,
+             f"{name} must be in [0, 1), got {getattr(config, name)}")
+    for name in ("scaling", "model_lr", "actor_lr", "critic_lr", "adam_eps", "grad_clip"):
+        need(getattr(config, name) > 0, f"{name} must be > 0, got {getattr(config, name)}")
+    for name in ("kl_scale", "free_nats", "continue_scale", "actor_entropy", "prefill"):
+        need(getattr(config, name) >= 0, f"{name} must be >= 0, got {getattr(config, name)}")
+    need(len(config.gray_weights) == 3, f"gray_weights needs 3 numbers, got {config.gray_weights}")
+    need(config.prefill >= config.seq_len,
+         f"prefill ({config.prefill}) must be at least seq_len ({config.seq_len}) so the first "
+         "update has a whole sequence to sample")
+    if problems:
+        raise ConfigError("; ".join(problems))

@@ -1,0 +1,125 @@
+"""The road from pixels: ``highway-fast-v0`` as grayscale frames.
+
+The frame (defaults of :class:`~dreamer_lite.config.Config`): 128 x 32 pixels (W x H), 4096
+pixels, the same budget as Atari's 64 x 64, at 1.6 pixels per metre, the ego at 30% of the width.
+
+* Along the road the frame shows 128 / 1.6 = 80 m: 0.7 * 80 = 56 m ahead of the ego (about two
+  seconds at 30 m/s, four car lengths more than the 40 m a driver needs to react) and 24 m behind.
+* Across the road it shows 32 / 1.6 = 20 m, +-10 m around the ego. The road is 3 lanes of 4 m,
+  so the far lane's cars (centred 8 m away, 1 m half-width) stay fully in view from any lane.
+* A car is 5 m x 2 m, drawn as an 8 x 3 px box (24 pixels) with a black outline. (At highway-env's default 5.5 px/m and 600 x 150
+  the frame would hold 90,000 pixels; a wider view at this budget would make cars under 20 px.)
+
+Frames come channel-last, ``(H, W, 1)`` uint8, one frame per step (the RSSM carries history,
+so no frame stack). ``terminated`` (a crash) and ``truncated`` (the 30 s time limit) stay
+distinct: only ``terminated`` ends the value of the future.
+
+The blank-frame trap: with ``SDL_VIDEODRIVER=dummy`` highway-env's viewer is disabled and every
+observation is silently all zeros. :class:`PixelHighway` refuses such frames with
+:class:`BlankFrameError`, which names the cause and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+import numpy as np
+
+ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
+NUM_ACTIONS = len(ACTION_NAMES)
+DRAW_OFFSET_PX = (-1.5, -1.0)  # where highway-env draws a car, relative to its true centre
+
+
+class BlankFrameError(RuntimeError):
+    """The renderer returned an all-zero frame."""
+
+
+def blank_frame_message() -> str:
+    driver = os.environ.get("SDL_VIDEODRIVER")
+    cause = (f"SDL_VIDEODRIVER is set to {driver!r}, which disables highway-env's viewer"
+             if driver == "dummy" else
+             "highway-env's viewer is disabled (SDL_VIDEODRIVER=dummy is the usual cause)")
+    return (f"highway-env returned an all-black frame: {cause}. Fix: unset SDL_VIDEODRIVER "
+            "(`unset SDL_VIDEODRIVER` in the shell, or `os.environ.pop('SDL_VIDEODRIVER', None)` "
+            "before importing highway_env); SDL then picks an offscreen driver by itself.")
+
+
+def observation_config(config) -> dict:
+    """The highway-env ``observation`` dict for our grayscale frames (stack 1)."""
+    return {
+        "type": "GrayscaleObservation",
+        "observation_shape": (config.frame_width, config.frame_height),  # highway-env: (W, H)
+        "stack_size": 1,
+        "weights": list(config.gray_weights),
+        "scaling": config.scaling,
+        "centering_position": [config.centering_x, 0.5],
+    }
+
+
+class PixelHighway(gym.Wrapper):
+    """highway-env with ``(H, W, 1)`` uint8 frames, blank frames refused, speed in ``info``."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        height, width = env.observation_space.shape[2], env.observation_space.shape[1]
+        self.observation_space = gym.spaces.Box(0, 255, (height, width, 1), np.uint8)
+
+    def _frame(self, obs: np.ndarray) -> np.ndarray:
+        frame = np.ascontiguousarray(obs[-1].T[:, :, None])  # (W, H) -> (H, W, 1)
+        if not frame.any():
+            raise BlankFrameError(blank_frame_message())
+        return frame
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return self._frame(obs), info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(int(action))
+        return self._frame(obs), float(reward), bool(terminated), bool(truncated), info
+
+
+def make_env(config) -> PixelHighway:
+    """Make ``config.env_id`` with our observation; a bad id raises a ValueError that says so."""
+    import highway_env  # noqa: F401  (registers the highway-env ids with gymnasium)
+
+    known = [name for name in gym.registry if name.startswith(("highway", "merge", "roundabout"))]
+    if config.env_id not in gym.registry:
+        raise ValueError(
+            f"unknown environment id {config.env_id!r}. dreamer_lite drives highway-env tasks; "
+            f"registered ones include {sorted(known)[:8]}. Set env_id=highway-fast-v0 (the default).")
+    env = gym.make(config.env_id, config={"observation": observation_config(config)})
+    return PixelHighway(env)
+
+
+def other_car_mask(env: gym.Env) -> np.ndarray:
+    """Boolean ``(H, W)`` mask of the *other* cars, from the simulator's vehicle positions.
+
+    A pixel centre (col + 1/2, row + 1/2) maps to the world point
+    ``x = x_ego + (col + 1/2 - cx * W - dx) / s``, ``y = y_ego + (row + 1/2 - H / 2 - dy) / s``
+    (highway-env centres its view on the ego; ``s`` is pixels per metre). The pixel is a car
+    pixel when that point lies in a vehicle's length x width rectangle, rotated by its heading.
+    ``(dx, dy) = DRAW_OFFSET_PX`` is where highway-env's whole-pixel rounding puts the drawn box
+    (fitted once on 150 rendered frames: intersection-over-union 0.81 with the car pixels).
+    The image itself is never looked at.
+    """
+    base = env.unwrapped
+    obs_type = base.observation_type
+    width, height = obs_type.shape[1], obs_type.shape[2]
+    scaling = obs_type.viewer.config["scaling"]
+    centre_x, centre_y = obs_type.viewer.config["centering_position"]
+    offset_x, offset_y = DRAW_OFFSET_PX
+    ego = base.vehicle
+    cols = (np.arange(width) + 0.5 - centre_x * width - offset_x) / scaling + ego.position[0]
+    rows = (np.arange(height) + 0.5 - centre_y * height - offset_y) / scaling + ego.position[1]
+    world_x, world_y = np.meshgrid(cols, rows)  # (H, W) each
+    mask = np.zeros((height, width), bool)
+    for vehicle in base.road.vehicles:
+        if vehicle is ego:
+            continue
+        dx, dy = world_x - vehicle.position[0], world_y - vehicle.position[1]
+        cos, sin = np.cos(vehicle.heading), np.sin(vehicle.heading)
+        along, across = dx * cos + dy * sin, -dx * sin + dy * cos
+        mask |= (np.abs(along) <= vehicle.LENGTH / 2) & (np.abs(across) <= vehicle.WIDTH / 2)
+    return mask
