@@ -92,6 +92,7 @@ class ActorCritic(keras.layers.Layer):
 
     def _return_scale(self, returns, decay: float = 0.99):
         """Moving average of max(1, P95(R) - P5(R))."""
-        low, high = tfp.stats.percentile(tf.stop_gradient(returns), [5.0, 95.0])
-        self.return_scale.assign(decay * self.return_scale + (1 - decay) * tf.maximum(1.0, high - low))
+        percentiles = tfp.stats.percentile(tf.stop_gradient(returns), [5.0, 95.0])
+        spread = tf.maximum(1.0, percentiles[1] - percentiles[0])
+        self.return_scale.assign(decay * self.return_scale + (1 - decay) * spread)
         return tf.identity(self.return_scale)

@@ -42,12 +42,12 @@ class Config:
     hidden: int = 200  # width of the dense layers inside the RSSM
     stoch: int = 32  # number of independent categorical latents
     classes: int = 16  # classes per categorical latent
-    unimix: float = 0.0  # DreamerV3 option: mix this much uniform into latent categoricals
+    unimix: float = 0.01  # DreamerV3 option: mix this much uniform into latent categoricals
 
     # --- world-model loss (chapters 5-6) ---
     kl_alpha: float = 0.8  # KL balancing: share of the KL gradient that trains the prior
     kl_scale: float = 0.1  # weight of the KL term
-    free_nats: float = 0.0  # KL below this (per step, summed over latents) is not penalised
+    free_nats: float = 1.0  # KL below this (per step, summed over latents) is not penalised
     continue_scale: float = 5.0  # weight of the continuation (discount) loss
     model_lr: float = 3e-4  # Adam learning rate of the world model
 
@@ -55,10 +55,10 @@ class Config:
     horizon: int = 15  # imagination steps
     gamma: float = 0.99  # discount per step
     lambda_: float = 0.95  # lambda of the lambda-return
-    actor_entropy: float = 1e-3  # entropy bonus of the actor
+    actor_entropy: float = 3e-3  # entropy bonus of the actor
     actor_grad_rho: float = 1.0  # 1 = REINFORCE, 0 = straight-through dynamics gradients
-    actor_unimix: float = 0.0  # DreamerV3 option: uniform mix in the policy
-    return_norm: bool = False  # DreamerV3 option: scale advantages by the 5-95% return range
+    actor_unimix: float = 0.01  # DreamerV3 option: uniform mix in the policy
+    return_norm: bool = True  # DreamerV3 option: scale advantages by the 5-95% return range
     slow_critic_every: int = 100  # copy the critic into the slow critic every N updates
     actor_lr: float = 4e-5  # Adam learning rate of the actor
     critic_lr: float = 1e-4  # Adam learning rate of the critic
@@ -91,8 +91,8 @@ class Config:
 PRESETS: dict[str, dict] = {
     "smoke": dict(
         cnn_depth=4, mlp_units=32, mlp_layers=1, deter=32, hidden=32, stoch=4, classes=4,
-        horizon=5, batch_size=4, seq_len=8, train_every=10, prefill=60, total_steps=160,
-        eval_every=80, eval_episodes=1, log_every=40, checkpoint_every=80, model_lr=1e-3,
+        horizon=5, batch_size=4, seq_len=8, train_every=4, prefill=60, total_steps=300,
+        eval_every=150, eval_episodes=1, log_every=60, checkpoint_every=150, model_lr=3e-3,
     ),
     "cpu": dict(),
     "gpu": dict(

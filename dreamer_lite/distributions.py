@@ -23,7 +23,7 @@ class OneHotDist(tfd.OneHotCategorical):
     def __init__(self, logits, validate_args=False, name="OneHotDist"):
         super().__init__(logits=logits, dtype=tf.float32, validate_args=validate_args, name=name)
 
-    @classmethod
+    @classmethod  # declared, so TFP does not warn that a subclass with its own __init__ inherits it
     def _parameter_properties(cls, dtype, num_classes=None):
         return tfd.OneHotCategorical._parameter_properties(dtype, num_classes)
 

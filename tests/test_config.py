@@ -1,0 +1,50 @@
+"""Config presets, overrides and the errors for bad keys and values."""
+
+import pytest
+
+from dreamer_lite.config import ConfigError, PRESETS, make_config, parse_override
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_build(preset):
+    config = make_config(preset)
+    assert config.frame_width % 16 == 0 and config.frame_height % 16 == 0
+
+
+def test_gpu_preset_has_paper_sizes():
+    config = make_config("gpu")
+    assert (config.cnn_depth, config.deter, config.stoch, config.classes) == (48, 600, 32, 32)
+    assert (config.batch_size, config.seq_len) == (16, 50)
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="batchsize"):
+        make_config("cpu", batchsize=8)
+
+
+def test_unknown_preset_is_named():
+    with pytest.raises(ConfigError, match="tpu"):
+        make_config("tpu")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("kl_alpha", 1.5, "kl_alpha must be in"),
+    ("frame_width", 100, "multiple of 16"),
+    ("batch_size", 0, "batch_size must be >= 1"),
+    ("batch_size", 2.5, "batch_size must be a int"),
+    ("prefill", 4, "prefill"),
+])
+def test_bad_values_are_refused(key, value, words):
+    with pytest.raises(ConfigError, match=words):
+        make_config("cpu", **{key: value})
+
+
+def test_parse_override_types():
+    assert parse_override("batch_size=8") == ("batch_size", 8)
+    assert parse_override("model_lr=1e-3") == ("model_lr", 1e-3)
+    assert parse_override("return_norm=false") == ("return_norm", False)
+    assert parse_override("gray_weights=0.5,0.5,0") == ("gray_weights", (0.5, 0.5, 0.0))
+    with pytest.raises(ConfigError, match="needs a int"):
+        parse_override("batch_size=big")
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_override("batch_size")

@@ -1,0 +1,74 @@
+"""Real highway-fast-v0 frames: shape, not blank, cars visible; the blank-frame trap; bad ids."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dreamer_lite.config import make_config
+from dreamer_lite.environment import BlankFrameError, make_env, other_car_mask
+
+
+@pytest.fixture(scope="module")
+def env():
+    return make_env(make_config("cpu"))
+
+
+def test_frames_are_channel_last_uint8_and_not_blank(env):
+    config = make_config("cpu")
+    frame, info = env.reset(seed=1)
+    assert frame.shape == (config.frame_height, config.frame_width, 1) and frame.dtype == np.uint8
+    assert frame.any() and len(np.unique(frame)) > 3
+
+
+def test_frames_contain_the_other_cars(env):
+    """Pixels under the simulator's car mask differ from the empty road; each car is >= 20 px."""
+    frame, _ = env.reset(seed=2)
+    road = np.bincount(frame.ravel()).argmax()  # the commonest grey is the road
+    car_pixels, not_road = 0, 0
+    for step in range(10):
+        frame, *_ = env.step(1)
+        mask = other_car_mask(env)
+        car_pixels += mask.sum()
+        not_road += (frame[..., 0][mask] != road).sum()
+    assert car_pixels > 100
+    assert not_road / car_pixels > 0.6  # the mask lands on drawn cars
+    vehicle = env.unwrapped.road.vehicles[1]
+    scaling = make_config("cpu").scaling
+    assert vehicle.LENGTH * scaling * vehicle.WIDTH * scaling >= 20
+
+
+def test_view_shows_at_least_40_metres_ahead():
+    config = make_config("cpu")
+    assert (1 - config.centering_x) * config.frame_width / config.scaling >= 40
+
+
+def test_terminated_and_truncated_are_distinct(env):
+    env.reset(seed=3)
+    done, steps = False, 0
+    while not done:  # SLOWER never crashes: the episode ends by the time limit
+        _, _, terminated, truncated, info = env.step(4)
+        done, steps = terminated or truncated, steps + 1
+    assert truncated and not terminated and not info["crashed"] and steps == 30
+
+
+def test_blank_frames_raise_a_clear_error_under_sdl_dummy():
+    code = ("from dreamer_lite.config import make_config\n"
+            "from dreamer_lite.environment import make_env\n"
+            "make_env(make_config('cpu')).reset(seed=0)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "SDL_VIDEODRIVER": "dummy", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode != 0
+    assert "BlankFrameError" in result.stderr and "unset SDL_VIDEODRIVER" in result.stderr
+
+
+def test_blank_frame_error_is_raised_for_an_all_zero_observation(env):
+    with pytest.raises(BlankFrameError, match="SDL_VIDEODRIVER"):
+        env._frame(np.zeros((1, 128, 32), np.uint8))
+
+
+def test_unknown_env_id_is_named():
+    with pytest.raises(ValueError, match="highway-fats-v0"):
+        make_env(make_config("cpu", env_id="highway-fats-v0"))

@@ -1,0 +1,140 @@
+"""End to end at smoke size: train, evaluate, checkpoint, resume (also after SIGKILL), CLI errors."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dreamer_lite.agent import Agent, CheckpointError
+from dreamer_lite.config import make_config
+from dreamer_lite.environment import NUM_ACTIONS
+from dreamer_lite.evaluate import main as evaluate_main
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def run_train(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "dreamer_lite.train", *args], capture_output=True,
+                          text=True, env=ENV, timeout=timeout)
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("runs") / "smoke"
+    result = run_train("--preset", "smoke", "--logdir", str(logdir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return logdir, result.stdout
+
+
+def test_smoke_run_writes_everything(smoke_run):
+    logdir, stdout = smoke_run
+    for name in ("config.json", "checkpoint.npz", "metrics.csv", "eval.csv", "progress.json"):
+        assert (logdir / name).exists(), name
+    assert list((logdir / "tb").iterdir())
+    assert "steps/s" in stdout and "ETA" in stdout and "eval at step" in stdout
+
+
+def test_metrics_have_the_expected_columns_and_show_learning(smoke_run):
+    logdir, _ = smoke_run
+    rows = read_csv(logdir / "metrics.csv")
+    for column in ("env_step", "updates", "wall_s", "train/return", "wm/image_mse", "wm/image_nll",
+                   "wm/kl", "wm/reward_nll", "wm/continue_nll", "wm/grad_norm/encoder",
+                   "actor/actor_entropy", "critic/loss", "imagine/return"):
+        assert column in rows[0], column
+    first, last = float(rows[0]["wm/image_mse"]), float(rows[-1]["wm/image_mse"])
+    assert last < 0.6 * first, f"image MSE {first:.4f} -> {last:.4f}: the world model did not learn"
+    evals = read_csv(logdir / "eval.csv")
+    for column in ("mean_return", "stderr_return", "crash_rate", "mean_speed", "car_error_ratio"):
+        assert column in evals[0], column
+
+
+def test_evaluate_cli_on_the_checkpoint(smoke_run, tmp_path):
+    logdir, _ = smoke_run
+    out = tmp_path / "eval.json"
+    result = evaluate_main(["--logdir", str(logdir), "--episodes", "2", "--seed", "7", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    for key in ("mean_return", "stderr_return", "crash_rate", "mean_speed", "episodes"):
+        assert key in saved and saved[key] == result[key]
+    assert saved["episodes"] == 2
+
+
+def test_evaluate_baseline_slower_never_crashes(tmp_path):
+    result = evaluate_main(["--policy", "slower", "--episodes", "2", "--seed", "1000"])
+    assert result["crash_rate"] == 0.0 and result["mean_return"] > 18
+    assert 19.0 < result["mean_speed"] < 22.0
+
+
+def test_resume_continues_from_checkpoint(smoke_run):
+    logdir, _ = smoke_run
+    before = json.loads((logdir / "progress.json").read_text())
+    result = run_train("--logdir", str(logdir), "--resume", "--set", "total_steps=360")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resumed:" in result.stdout
+    after = json.loads((logdir / "progress.json").read_text())
+    assert after["env_steps"] >= 360 and after["updates"] > before["updates"]
+
+
+def test_sigkill_then_resume_keeps_every_finished_episode(tmp_path):
+    logdir = tmp_path / "killed"
+    command = [sys.executable, "-m", "dreamer_lite.train", "--preset", "smoke", "--logdir", str(logdir),
+               "--set", "total_steps=900", "checkpoint_every=40", "eval_every=1000"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        progress = logdir / "progress.json"
+        if progress.exists() and json.loads(progress.read_text())["updates"] > 0:
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    episodes_before = sorted(p.name for p in (logdir / "episodes").glob("*.npz"))
+    assert episodes_before and not list((logdir / "episodes").glob("*.tmp.npz"))
+    result = run_train("--logdir", str(logdir), "--resume", "--set", "total_steps=400")
+    assert result.returncode == 0, result.stderr[-3000:]
+    episodes_after = {p.name for p in (logdir / "episodes").glob("*.npz")}
+    assert set(episodes_before) <= episodes_after
+    assert f"resumed: {len(episodes_before)} episodes" in result.stdout
+
+
+def test_bad_config_key_on_the_command_line(tmp_path):
+    result = run_train("--preset", "smoke", "--logdir", str(tmp_path / "x"), "--set", "batchsize=3")
+    assert result.returncode != 0 and "unknown config key 'batchsize'" in result.stderr
+
+
+def test_refuses_to_overwrite_a_run_without_resume(smoke_run):
+    logdir, _ = smoke_run
+    result = run_train("--preset", "smoke", "--logdir", str(logdir))
+    assert result.returncode != 0 and "--resume" in result.stderr
+
+
+def test_corrupt_and_mismatched_checkpoints_are_named(tmp_path):
+    config = make_config("smoke")
+    agent = Agent(config, NUM_ACTIONS)
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        agent.load(path)
+    Agent(make_config("smoke", deter=48), NUM_ACTIONS).save(path)
+    with pytest.raises(CheckpointError, match="another config"):
+        agent.load(path)
+
+
+def test_checkpoint_round_trip_restores_weights(tmp_path):
+    config = make_config("smoke")
+    first, second = Agent(config, NUM_ACTIONS), Agent(config, NUM_ACTIONS)
+    first.save(tmp_path / "c.npz")
+    second.load(tmp_path / "c.npz")
+    for a, b in zip(first.world_model.weights, second.world_model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
