@@ -112,7 +112,7 @@ def episode_batch(episode: dict):
     return Batch(episode["frames"][None], action, zeros, zeros, is_first)
 
 
-def car_pixel_errors(agent, episodes: list[dict], road_gray: float) -> dict:
+def car_pixel_errors(world_model, episodes: list[dict], road_gray: float) -> dict:
     """Squared error on other-car pixels: world model vs painting them road-grey.
 
     Pixels on the [0, 1] scale; means over all car pixels of all frames.
@@ -120,7 +120,7 @@ def car_pixel_errors(agent, episodes: list[dict], road_gray: float) -> dict:
     model_sq, paint_sq, count = 0.0, 0.0, 0
     for episode in episodes:
         batch = episode_batch(episode)
-        recon = agent.world_model.reconstruct(batch.image, batch.action, batch.is_first).numpy()[0, ..., 0]
+        recon = world_model.reconstruct(batch.image, batch.action, batch.is_first).numpy()[0, ..., 0]
         real = episode["frames"][..., 0] / 255.0
         mask = episode["masks"]
         model_sq += float(np.sum(np.square(recon - real)[mask]))
@@ -141,7 +141,7 @@ def evaluate(env, policy, seeds, agent=None, config=None) -> dict:
     episodes = [run_episode(env, policy, int(seed), record=agent is not None) for seed in seeds]
     result = summarize(episodes)
     if agent is not None:
-        result.update(car_pixel_errors(agent, episodes, road_gray(config)))
+        result.update(car_pixel_errors(agent.world_model, episodes, road_gray(config)))
     return result
 
 
