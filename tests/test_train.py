@@ -138,3 +138,26 @@ def test_checkpoint_round_trip_restores_weights(tmp_path):
     second.load(tmp_path / "c.npz")
     for a, b in zip(first.world_model.weights, second.world_model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_gpu_preset_trains_at_smoke_size():
+    """The paper-sized networks of the gpu preset, one update on a tiny batch: finite and learning."""
+    import tensorflow as tf
+
+    from dreamer_lite.replay import Batch
+
+    config = make_config("gpu", batch_size=2, seq_len=4, horizon=3)
+    agent = Agent(config, NUM_ACTIONS)
+    rng = np.random.default_rng(0)
+    shape = (2, 4, config.frame_height, config.frame_width, 1)
+    batch = Batch(rng.integers(0, 255, shape).astype(np.uint8),
+                  np.eye(NUM_ACTIONS, dtype=np.float32)[rng.integers(0, NUM_ACTIONS, (2, 4))],
+                  rng.random((2, 4)).astype(np.float32), np.zeros((2, 4), np.float32),
+                  np.eye(1, 4, dtype=np.float32).repeat(2, 0))
+    first = agent.train_step(batch)
+    for _ in range(3):
+        last = agent.train_step(batch)
+    assert all(np.isfinite(float(v)) for v in last.values())
+    assert float(last["wm/image_mse"]) < float(first["wm/image_mse"])
+    assert agent.world_model.rssm.deter_size == 600 and int(agent.updates.numpy()) == 4
+    assert tf.reduce_all(tf.math.is_finite(agent.actor_critic.actor.out.kernel))
