@@ -69,7 +69,10 @@ class ActorCritic(keras.layers.Layer):
         return feat, actions, returns, tf.stop_gradient(weights)
 
     def actor_loss(self, feat, actions, returns, weights):
-        """REINFORCE/dynamics mix with entropy bonus; feat (H+1, N, F). Returns (loss, metrics)."""
+        """REINFORCE/dynamics mix with entropy bonus; feat (H+1, N, F). Returns (loss, metrics).
+
+        With ``return_norm`` each call also updates the moving return scale (a training step).
+        """
         cfg = self.config
         sg = tf.stop_gradient
         policy = self.policy(sg(feat[:-1]))
