@@ -7,8 +7,9 @@ pixels, the same budget as Atari's 64 x 64, at 1.6 pixels per metre, the ego at 
   seconds at 30 m/s, four car lengths more than the 40 m a driver needs to react) and 24 m behind.
 * Across the road it shows 32 / 1.6 = 20 m, +-10 m around the ego. The road is 3 lanes of 4 m,
   so the far lane's cars (centred 8 m away, 1 m half-width) stay fully in view from any lane.
-* A car is 5 m x 2 m, drawn as an 8 x 3 px box (24 pixels) with a black outline. (At highway-env's default 5.5 px/m and 600 x 150
-  the frame would hold 90,000 pixels; a wider view at this budget would make cars under 20 px.)
+* A car is 5 m x 2 m, drawn as an 8 x 3 px box (24 pixels): a dark outline (grey 59 on a
+  road of 99) around one 6-pixel row of body (grey 176). At highway-env's default 5.5 px/m and
+  600 x 150 the frame would hold 90,000 pixels; a wider view at this budget makes cars under 20 px.
 
 Frames come channel-last, ``(H, W, 1)`` uint8, one frame per step (the RSSM carries history,
 so no frame stack). ``terminated`` (a crash) and ``truncated`` (the 30 s time limit) stay
