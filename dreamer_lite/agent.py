@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from .actor_critic import ActorCritic
+from .replay import Batch
 from .rssm import State, features
 from .world_model import WorldModel
 
@@ -56,7 +57,7 @@ class Agent:
         image = tf.zeros([1, 2, cfg.frame_height, cfg.frame_width, 1], tf.uint8)
         action = tf.zeros([1, 2, self.num_actions])
         is_first = tf.ones([1, 2])
-        _, post, _ = self.world_model.loss(_batch(image, action, tf.zeros([1, 2]), tf.zeros([1, 2]), is_first))
+        _, post, _ = self.world_model.loss(Batch(image, action, tf.zeros([1, 2]), tf.zeros([1, 2]), is_first))
         feat = features(post)
         self.actor_critic.policy(feat)
         self.actor_critic.value(feat)
@@ -74,9 +75,9 @@ class Agent:
                    "reward_head": wm.reward_head, "continue_head": wm.continue_head}
         with tf.GradientTape() as tape:
             model_loss, post, wm_metrics = wm.loss(batch)
-        grads = tape.gradient(model_loss, {k: m.trainable_variables for k, m in modules.items()})
-        self.model_opt.apply_gradients(zip(tf.nest.flatten(grads),
-                                           tf.nest.flatten({k: m.trainable_variables for k, m in modules.items()})))
+        variables = {name: module.trainable_variables for name, module in modules.items()}
+        grads = tape.gradient(model_loss, variables)
+        self.model_opt.apply_gradients(zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
         metrics = {f"wm/{k}": v for k, v in wm_metrics.items()}
         metrics["wm/loss"] = model_loss
         metrics.update({f"wm/{k}": v for k, v in _grad_norms(grads).items()})
@@ -162,8 +163,3 @@ class Agent:
 def _merge_batch_time(x):
     """(B, T, ...) -> (B * T, ...)."""
     return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
-
-
-def _batch(image, action, reward, terminal, is_first):
-    from .replay import Batch
-    return Batch(image, action, reward, terminal, is_first)

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from .config import load_config, make_config
 from .environment import NUM_ACTIONS, make_env, other_car_mask
+from .replay import Batch
 
 BASELINES = {"random": None, "idle": 1, "slower": 4}
 
@@ -102,7 +103,6 @@ def summarize(episodes: list[dict]) -> dict:
 
 def episode_batch(episode: dict):
     """A recorded episode as a replay-style batch of one sequence (step convention of replay.py)."""
-    from .replay import Batch
     steps = len(episode["actions"])
     action = np.zeros((1, steps + 1, NUM_ACTIONS), np.float32)
     action[0, np.arange(1, steps + 1), episode["actions"]] = 1.0  # a_{t-1} on row t
