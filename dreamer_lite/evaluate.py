@@ -145,6 +145,29 @@ def evaluate(env, policy, seeds, agent=None, config=None) -> dict:
     return result
 
 
+def write_media(world_model, episode: dict, directory, context: int = 5) -> list[Path]:
+    """For one recorded episode write ``rollout.gif`` (what the agent saw), ``dream.gif``
+    (real frames above the world model's open-loop dream after ``context`` observed frames) and
+    ``grid.png`` (rows: real | reconstruction | dream)."""
+    from .plots import image_grid, save_gif
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    batch = episode_batch(episode)
+    real = episode["frames"] / 255.0  # (T+1, H, W, 1)
+    recon = world_model.reconstruct(batch.image, batch.action, batch.is_first).numpy()[0]
+    context = min(context, len(real) - 1)
+    dream = world_model.dream(batch.image, batch.action, batch.is_first, context).numpy()[0]
+    dream = np.concatenate([recon[:context], dream])  # observed frames, then dreamed ones
+    save_gif(episode["frames"], directory / "rollout.gif")
+    save_gif(np.concatenate([real, dream], axis=1), directory / "dream.gif")
+    steps = slice(0, min(len(real), 12))
+    figure = image_grid({"real": real[steps], "reconstruction": recon[steps], "dream": dream[steps]},
+                        title=f"open-loop dream after {context} observed frames")
+    figure.savefig(directory / "grid.png", dpi=100)
+    return [directory / name for name in ("rollout.gif", "dream.gif", "grid.png")]
+
+
 def load_agent(logdir):
     """The agent of a run folder (its config.json and checkpoint.npz)."""
     from .agent import Agent
@@ -165,13 +188,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1000, help="env seed of the first episode")
     parser.add_argument("--json", help="write the result to this file")
+    parser.add_argument("--media", help="agent only: write rollout.gif, dream.gif and grid.png "
+                                        "of the first episode to this folder")
     args = parser.parse_args(argv)
     seeds = range(args.seed, args.seed + args.episodes)
     if args.policy == "agent":
         if not args.logdir:
             parser.error("--policy agent needs --logdir RUN (or pick a baseline with --policy)")
         agent, config = load_agent(args.logdir)
-        result = evaluate(make_env(config), AgentPolicy(agent, greedy=True), seeds, agent, config)
+        env, policy = make_env(config), AgentPolicy(agent, greedy=True)
+        result = evaluate(env, policy, seeds, agent, config)
+        if args.media:
+            write_media(agent.world_model, run_episode(env, policy, args.seed, record=True), args.media)
     else:
         config = load_config(Path(args.logdir) / "config.json") if args.logdir else make_config("cpu")
         result = evaluate(make_env(config), FixedPolicy(BASELINES[args.policy], args.seed), seeds)

@@ -63,7 +63,10 @@ def test_metrics_have_the_expected_columns_and_show_learning(smoke_run):
 def test_evaluate_cli_on_the_checkpoint(smoke_run, tmp_path):
     logdir, _ = smoke_run
     out = tmp_path / "eval.json"
-    result = evaluate_main(["--logdir", str(logdir), "--episodes", "2", "--seed", "7", "--json", str(out)])
+    result = evaluate_main(["--logdir", str(logdir), "--episodes", "2", "--seed", "7", "--json", str(out),
+                            "--media", str(tmp_path / "media")])
+    for name in ("rollout.gif", "dream.gif", "grid.png"):
+        assert (tmp_path / "media" / name).stat().st_size > 1000, name
     saved = json.loads(out.read_text())
     for key in ("mean_return", "stderr_return", "crash_rate", "mean_speed", "episodes"):
         assert key in saved and saved[key] == result[key]
