@@ -1,6 +1,7 @@
 """The agent: world model + actor-critic, their optimisers, one training update, acting,
 and checkpoints.
 
+Before the first update, ``pretrain_step`` may train the world model alone on the prefill data.
 One update (``train_step``) on a replay batch:
   1. world-model loss and Adam step (encoder, RSSM, decoder, reward and continue heads);
   2. imagination from every posterior state of the batch (stop-gradient starts);
@@ -49,6 +50,7 @@ class Agent:
         self.actor_opt = _adam(config, config.actor_lr, "actor_opt")
         self.critic_opt = _adam(config, config.critic_lr, "critic_opt")
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
+        self.pretrain_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="pretrain_updates")
         self._build()
 
     def _build(self) -> None:
@@ -67,10 +69,9 @@ class Agent:
         self.actor_opt.build(self.actor_critic.actor.trainable_variables)
         self.critic_opt.build(self.actor_critic.critic.trainable_variables)
 
-    @tf.function
-    def train_step(self, batch) -> dict:
-        """One update of world model, actor and critic; returns scalar metrics."""
-        wm, ac = self.world_model, self.actor_critic
+    def _model_update(self, batch):
+        """World-model loss and Adam step; returns (posterior states, metrics)."""
+        wm = self.world_model
         modules = {"encoder": wm.encoder, "rssm": wm.rssm, "decoder": wm.decoder,
                    "reward_head": wm.reward_head, "continue_head": wm.continue_head}
         with tf.GradientTape() as tape:
@@ -81,6 +82,20 @@ class Agent:
         metrics = {f"wm/{k}": v for k, v in wm_metrics.items()}
         metrics["wm/loss"] = model_loss
         metrics.update({f"wm/{k}": v for k, v in _grad_norms(grads).items()})
+        return post, metrics
+
+    @tf.function
+    def pretrain_step(self, batch) -> dict:
+        """A world-model-only update (``config.pretrain`` of them run on the prefill data)."""
+        _, metrics = self._model_update(batch)
+        self.pretrain_updates.assign_add(1)
+        return metrics
+
+    @tf.function
+    def train_step(self, batch) -> dict:
+        """One update of world model, actor and critic; returns scalar metrics."""
+        wm, ac = self.world_model, self.actor_critic
+        post, metrics = self._model_update(batch)
 
         start = tf.nest.map_structure(lambda x: tf.stop_gradient(_merge_batch_time(x)), post)
         start_terminal = tf.reshape(batch.terminal, [-1])
@@ -128,7 +143,7 @@ class Agent:
     def _variable_groups(self) -> dict:
         return {"world_model": self.world_model.weights, "actor_critic": self.actor_critic.weights,
                 "model_opt": self.model_opt.variables, "actor_opt": self.actor_opt.variables,
-                "critic_opt": self.critic_opt.variables, "counters": [self.updates]}
+                "critic_opt": self.critic_opt.variables, "counters": [self.updates, self.pretrain_updates]}
 
     def save(self, path) -> None:
         """Write every variable to ``path`` (.npz); atomic: a kill never leaves half a file."""

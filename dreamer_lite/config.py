@@ -30,7 +30,8 @@ class Config:
     frame_height: int = 32  # pixels across the road (multiple of 16)
     scaling: float = 1.6  # pixels per metre
     centering_x: float = 0.3  # where the ego sits along the frame width (fraction)
-    gray_weights: tuple = (0.2989, 0.5870, 0.1140)  # RGB -> gray weights of the observation
+    gray_weights: tuple = (0.0, 0.0, 1.0)  # RGB -> grey weights: the blue channel (cars 255)
+    supersample: int = 4  # render k times larger, then average k x k blocks (solid car bodies)
 
     # --- networks (chapter 2) ---
     cnn_depth: int = 16  # channels of the first conv layer; doubles at each of 4 layers
@@ -70,6 +71,7 @@ class Config:
     seq_len: int = 32  # steps per sequence
     train_every: int = 5  # env steps between updates
     prefill: int = 2500  # random-policy env steps before the first update
+    pretrain: int = 1000  # world-model-only updates on the prefill data before the first update
     total_steps: int = 30_000  # env steps of the whole run
     explore_epsilon: float = 0.0  # chance of a uniformly random action while collecting
     eval_every: int = 2500  # env steps between evaluations
@@ -93,6 +95,7 @@ PRESETS: dict[str, dict] = {
         cnn_depth=4, mlp_units=32, mlp_layers=1, deter=32, hidden=32, stoch=4, classes=4,
         horizon=5, batch_size=4, seq_len=8, train_every=4, prefill=60, total_steps=300,
         eval_every=150, eval_episodes=1, log_every=60, checkpoint_every=150, model_lr=3e-3,
+        pretrain=20,
     ),
     "cpu": dict(),
     "gpu": dict(
@@ -169,7 +172,7 @@ def _validate(config: Config) -> None:
     positive_ints = ["frame_width", "frame_height", "cnn_depth", "mlp_units", "mlp_layers",
                      "deter", "hidden", "stoch", "classes", "horizon", "slow_critic_every",
                      "batch_size", "seq_len", "train_every", "total_steps", "eval_every",
-                     "eval_episodes", "log_every", "checkpoint_every"]
+                     "eval_episodes", "log_every", "checkpoint_every", "supersample"]
     for name in positive_ints:
         need(getattr(config, name) >= 1, f"{name} must be >= 1, got {getattr(config, name)}")
     for name in ("frame_width", "frame_height"):
@@ -186,7 +189,7 @@ def _validate(config: Config) -> None:
              f"{name} must be in [0, 1), got {getattr(config, name)}")
     for name in ("scaling", "model_lr", "actor_lr", "critic_lr", "adam_eps", "grad_clip"):
         need(getattr(config, name) > 0, f"{name} must be > 0, got {getattr(config, name)}")
-    for name in ("kl_scale", "free_nats", "continue_scale", "actor_entropy", "prefill"):
+    for name in ("kl_scale", "free_nats", "continue_scale", "actor_entropy", "prefill", "pretrain"):
         need(getattr(config, name) >= 0, f"{name} must be >= 0, got {getattr(config, name)}")
     need(len(config.gray_weights) == 3, f"gray_weights needs 3 numbers, got {config.gray_weights}")
     need(config.prefill >= config.seq_len,

@@ -1,4 +1,4 @@
-"""The road from pixels: ``highway-fast-v0`` as grayscale frames.
+"""The road from pixels: ``highway-fast-v0`` as one-channel frames.
 
 The frame (defaults of :class:`~dreamer_lite.config.Config`): 128 x 32 pixels (W x H), 4096
 pixels, the same budget as Atari's 64 x 64, at 1.6 pixels per metre, the ego at 30% of the width.
@@ -7,9 +7,16 @@ pixels, the same budget as Atari's 64 x 64, at 1.6 pixels per metre, the ego at 
   seconds at 30 m/s, four car lengths more than the 40 m a driver needs to react) and 24 m behind.
 * Across the road it shows 32 / 1.6 = 20 m, +-10 m around the ego. The road is 3 lanes of 4 m,
   so the far lane's cars (centred 8 m away, 1 m half-width) stay fully in view from any lane.
-* A car is 5 m x 2 m, drawn as an 8 x 3 px box (24 pixels): a dark outline (grey 59 on a
-  road of 99) around one 6-pixel row of body (grey 176). At highway-env's default 5.5 px/m and
-  600 x 150 the frame would hold 90,000 pixels; a wider view at this budget makes cars under 20 px.
+* A car is 5 m x 2 m, about 8 x 3 px (24 pixels). How those pixels look decides whether the
+  world model learns to draw cars (chapter 10):
+
+  - highway-env draws the other cars light blue, RGB about (100, 200, 255), with a dark outline,
+    on a grey road (100, 100, 100). We keep the **blue channel** (``gray_weights = (0, 0, 1)``):
+    car bodies are 255, the road 100, the ego car 0.
+  - Rendered directly at 1.6 px/m, the outline takes 75% of a car: one 6-pixel row of body
+    inside a ring of grey 60. We **supersample**: highway-env renders at ``supersample = 4``
+    times the size (512 x 128 at 6.4 px/m) and :func:`downsample` averages each 4 x 4 block.
+    The outline shrinks to a blend at the edge and a car becomes a solid bright block.
 
 Frames come channel-last, ``(H, W, 1)`` uint8, one frame per step (the RSSM carries history,
 so no frame stack). ``terminated`` (a crash) and ``truncated`` (the 30 s time limit) stay
@@ -47,27 +54,41 @@ def blank_frame_message() -> str:
 
 
 def observation_config(config) -> dict:
-    """The highway-env ``observation`` dict for our grayscale frames (stack 1)."""
+    """The highway-env ``observation`` dict: frames rendered ``supersample`` times larger."""
+    k = config.supersample
     return {
         "type": "GrayscaleObservation",
-        "observation_shape": (config.frame_width, config.frame_height),  # highway-env: (W, H)
+        "observation_shape": (k * config.frame_width, k * config.frame_height),  # (W, H)
         "stack_size": 1,
         "weights": list(config.gray_weights),
-        "scaling": config.scaling,
+        "scaling": k * config.scaling,
         "centering_position": [config.centering_x, 0.5],
     }
+
+
+def downsample(rendered: np.ndarray, k: int) -> np.ndarray:
+    """Average ``k x k`` blocks: ``frame[i, j] = mean(rendered[k i : k i + k, k j : k j + k])``.
+
+    ``rendered`` is ``(k H, k W)`` uint8; the result is ``(H, W)`` uint8, rounded.
+    """
+    height, width = rendered.shape[0] // k, rendered.shape[1] // k
+    blocks = rendered.reshape(height, k, width, k).astype(np.float32)
+    return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
 
 
 class PixelHighway(gym.Wrapper):
     """highway-env with ``(H, W, 1)`` uint8 frames, blank frames refused, speed in ``info``."""
 
-    def __init__(self, env: gym.Env):
+    def __init__(self, env: gym.Env, supersample: int = 1):
         super().__init__(env)
-        height, width = env.observation_space.shape[2], env.observation_space.shape[1]
+        self.supersample = supersample
+        height = env.observation_space.shape[2] // supersample
+        width = env.observation_space.shape[1] // supersample
         self.observation_space = gym.spaces.Box(0, 255, (height, width, 1), np.uint8)
 
     def _frame(self, obs: np.ndarray) -> np.ndarray:
-        frame = np.ascontiguousarray(obs[-1].T[:, :, None])  # (W, H) -> (H, W, 1)
+        rendered = obs[-1].T  # highway-env's (W, H) -> (H, W)
+        frame = downsample(rendered, self.supersample)[:, :, None]  # (H, W, 1)
         if not frame.any():
             raise BlankFrameError(blank_frame_message())
         return frame
@@ -91,26 +112,27 @@ def make_env(config) -> PixelHighway:
             f"unknown environment id {config.env_id!r}. dreamer_lite drives highway-env tasks; "
             f"registered ones include {sorted(known)[:8]}. Set env_id=highway-fast-v0 (the default).")
     env = gym.make(config.env_id, config={"observation": observation_config(config)})
-    return PixelHighway(env)
+    return PixelHighway(env, config.supersample)
 
 
-def other_car_mask(env: gym.Env) -> np.ndarray:
+def other_car_mask(env: PixelHighway) -> np.ndarray:
     """Boolean ``(H, W)`` mask of the *other* cars, from the simulator's vehicle positions.
 
-    A pixel centre (col + 1/2, row + 1/2) maps to the world point
+    A pixel centre (col + 1/2, row + 1/2) of the returned frame maps to the world point
     ``x = x_ego + (col + 1/2 - cx * W - dx) / s``, ``y = y_ego + (row + 1/2 - H / 2 - dy) / s``
     (highway-env centres its view on the ego; ``s`` is pixels per metre). The pixel is a car
     pixel when that point lies in a vehicle's length x width rectangle, rotated by its heading.
-    ``(dx, dy) = DRAW_OFFSET_PX`` is where highway-env's whole-pixel rounding puts the drawn box
-    (fitted once on 150 rendered frames: intersection-over-union 0.81 with the car pixels).
+    ``(dx, dy) = DRAW_OFFSET_PX / supersample`` is where highway-env's whole-pixel rounding puts
+    the drawn box (fitted on 150 frames rendered at 1.6 px/m: intersection-over-union 0.81 with
+    the drawn car pixels; with 4x supersampling, 0.71 with the pixels brighter than 140).
     The image itself is never looked at.
     """
-    base = env.unwrapped
+    base, k = env.unwrapped, env.supersample
     obs_type = base.observation_type
-    width, height = obs_type.shape[1], obs_type.shape[2]
-    scaling = obs_type.viewer.config["scaling"]
+    width, height = obs_type.shape[1] // k, obs_type.shape[2] // k
+    scaling = obs_type.viewer.config["scaling"] / k  # pixels of the returned frame per metre
     centre_x, centre_y = obs_type.viewer.config["centering_position"]
-    offset_x, offset_y = DRAW_OFFSET_PX
+    offset_x, offset_y = DRAW_OFFSET_PX[0] / k, DRAW_OFFSET_PX[1] / k
     ego = base.vehicle
     cols = (np.arange(width) + 0.5 - centre_x * width - offset_x) / scaling + ego.position[0]
     rows = (np.arange(height) + 0.5 - centre_y * height - offset_y) / scaling + ego.position[1]

@@ -129,6 +129,9 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
             recent = (recent + [(sum(episode.rows["reward"]), terminated, info["speed"])])[-20:]
             episode = None
 
+        if step >= config.prefill and int(agent.pretrain_updates.numpy()) < config.pretrain:
+            pretrain_world_model(agent, replay, config, echo)
+            save_checkpoint(agent, logdir, step, start_wall)
         if step >= config.prefill and step % config.train_every == 0:
             metrics = agent.train_step(replay.sample(config.batch_size))
             for key, value in metrics.items():
@@ -158,12 +161,29 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
 
         if step >= next_ckpt or step >= config.total_steps:
             next_ckpt += config.checkpoint_every
-            agent.save(logdir / "checkpoint.npz")
-            (logdir / "progress.json").write_text(json.dumps(
-                {"env_steps": step, "updates": int(agent.updates.numpy()),
-                 "wall_s": time.time() - start_wall}) + "\n")
+            save_checkpoint(agent, logdir, step, start_wall)
     writer.flush()
     return last_eval
+
+
+def save_checkpoint(agent, logdir: Path, step: int, start_wall: float) -> None:
+    """checkpoint.npz, then progress.json (env steps, updates, wall-clock seconds so far)."""
+    agent.save(logdir / "checkpoint.npz")
+    (logdir / "progress.json").write_text(json.dumps(
+        {"env_steps": step, "updates": int(agent.updates.numpy()),
+         "wall_s": time.time() - start_wall}) + "\n")
+
+
+def pretrain_world_model(agent, replay, config, echo) -> None:
+    """World-model-only updates on the prefill data, up to ``config.pretrain`` in all."""
+    done, start = int(agent.pretrain_updates.numpy()), time.time()
+    for update in range(done + 1, config.pretrain + 1):
+        metrics = agent.pretrain_step(replay.sample(config.batch_size))
+        if update % 100 == 0 or update == config.pretrain:
+            rate = (update - done) / (time.time() - start)
+            echo(f"pretrain {update:,}/{config.pretrain:,} world-model updates | {rate:.2f} updates/s "
+                 f"| ETA {(config.pretrain - update) / rate / 60:.0f}m | image mse "
+                 f"{float(metrics['wm/image_mse']):.5f} | kl {float(metrics['wm/kl']):.2f}")
 
 
 def run_evaluation(agent, config, eval_env, step, start_wall) -> dict:

@@ -64,7 +64,7 @@ def main() -> None:
     config = make_config("cpu", **dict(parse_override(t) for t in args.set))
     tf.random.set_seed(config.seed)
     weights_tag = "_".join(f"{w:g}" for w in config.gray_weights)
-    cache = HERE / "cache" / f"s{config.scaling:g}_w{weights_tag}"
+    cache = HERE / "cache" / f"s{config.scaling:g}_w{weights_tag}_k{config.supersample}"
     t0 = time.time()
     train_eps, test_eps = collect(config, args.train_steps, 20_000_000), collect(config, 300, 30_000_000)
     replay = to_replay(train_eps, cache / f"{args.name}-{int(time.time())}", config)

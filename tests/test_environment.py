@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dreamer_lite.config import make_config
-from dreamer_lite.environment import BlankFrameError, make_env, other_car_mask
+from dreamer_lite.environment import BlankFrameError, downsample, make_env, other_car_mask
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,29 @@ def test_frames_contain_the_other_cars(env):
     assert vehicle.LENGTH * scaling * vehicle.WIDTH * scaling >= 20
 
 
+def test_downsample_averages_blocks_by_hand():
+    rendered = np.array([[0, 4, 10, 10],
+                         [8, 13, 10, 10]], np.uint8)  # (2 H, 2 W) with k = 2
+    np.testing.assert_array_equal(downsample(rendered, 2), [[6, 10]])  # (0+4+8+13)/4 = 6.25 -> 6
+    np.testing.assert_array_equal(downsample(rendered, 1), rendered)
+
+
+def test_supersampled_cars_are_bright_blocks():
+    """With supersampling and the blue channel, car bodies fill their pixels: under the mask
+    the frame is far brighter than the road, and rendering at 1x would show them dimmer."""
+    contrast = {}
+    for k in (1, 4):
+        env = make_env(make_config("cpu", supersample=k))
+        frame, _ = env.reset(seed=5)
+        road = np.bincount(frame.ravel()).argmax()
+        values = []
+        for _ in range(5):
+            frame, *_ = env.step(1)
+            values.extend(frame[..., 0][other_car_mask(env)].astype(float) - road)
+        contrast[k] = np.mean(values)
+    assert contrast[4] > 80 and contrast[4] > contrast[1] + 20, contrast
+
+
 def test_view_shows_at_least_40_metres_ahead():
     config = make_config("cpu")
     assert (1 - config.centering_x) * config.frame_width / config.scaling >= 40
@@ -66,7 +89,7 @@ def test_blank_frames_raise_a_clear_error_under_sdl_dummy():
 
 def test_blank_frame_error_is_raised_for_an_all_zero_observation(env):
     with pytest.raises(BlankFrameError, match="SDL_VIDEODRIVER"):
-        env._frame(np.zeros((1, 128, 32), np.uint8))
+        env._frame(np.zeros(env.unwrapped.observation_space.shape, np.uint8))
 
 
 def test_unknown_env_id_is_named():
