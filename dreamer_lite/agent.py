@@ -140,15 +140,22 @@ class Agent:
         return action, post
 
     # --- checkpoints -----------------------------------------------------------------------
-    def _variable_groups(self) -> dict:
-        return {"world_model": self.world_model.weights, "actor_critic": self.actor_critic.weights,
-                "model_opt": self.model_opt.variables, "actor_opt": self.actor_opt.variables,
-                "critic_opt": self.critic_opt.variables, "counters": [self.updates, self.pretrain_updates]}
+    def _variable_groups(self, weights_only: bool = False) -> dict:
+        groups = {"world_model": self.world_model.weights, "actor_critic": self.actor_critic.weights,
+                  "counters": [self.updates, self.pretrain_updates]}
+        if not weights_only:
+            groups.update({"model_opt": self.model_opt.variables, "actor_opt": self.actor_opt.variables,
+                           "critic_opt": self.critic_opt.variables})
+        return groups
 
-    def save(self, path) -> None:
-        """Write every variable to ``path`` (.npz); atomic: a kill never leaves half a file."""
+    def save(self, path, weights_only: bool = False) -> None:
+        """Write every variable to ``path`` (.npz); atomic: a kill never leaves half a file.
+
+        ``weights_only`` leaves out the optimiser state (about two thirds of the file): enough to
+        act and evaluate; resuming from it restarts Adam's moments.
+        """
         arrays = {f"{group}/{i:04d}": np.asarray(v.numpy())
-                  for group, variables in self._variable_groups().items()
+                  for group, variables in self._variable_groups(weights_only).items()
                   for i, v in enumerate(variables)}
         path = Path(path)
         temporary = path.with_name(path.stem + ".tmp.npz")
@@ -156,7 +163,8 @@ class Agent:
         os.replace(temporary, path)
 
     def load(self, path) -> None:
-        """Restore a checkpoint written by :meth:`save` for the same config."""
+        """Restore a checkpoint written by :meth:`save` for the same config (with or without
+        the optimiser state)."""
         try:
             with np.load(path) as data:
                 arrays = dict(data)
@@ -164,7 +172,8 @@ class Agent:
             raise CheckpointError(
                 f"checkpoint {path} is unreadable ({type(error).__name__}: {error}). Delete it "
                 "and resume: training restarts from fresh weights with all replay data kept.") from error
-        for group, variables in self._variable_groups().items():
+        weights_only = not any(key.startswith("model_opt/") for key in arrays)
+        for group, variables in self._variable_groups(weights_only).items():
             for i, variable in enumerate(variables):
                 key = f"{group}/{i:04d}"
                 if key not in arrays or arrays[key].shape != tuple(variable.shape):

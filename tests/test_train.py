@@ -44,6 +44,7 @@ def test_smoke_run_writes_everything(smoke_run):
         assert (logdir / name).exists(), name
     assert list((logdir / "tb").iterdir())
     assert "steps/s" in stdout and "ETA" in stdout and "eval at step" in stdout
+    assert f"pretrain {make_config('smoke').pretrain}/" in stdout  # world-model pretraining ran
 
 
 def test_metrics_have_the_expected_columns_and_show_learning(smoke_run):
@@ -141,6 +142,21 @@ def test_checkpoint_round_trip_restores_weights(tmp_path):
     second.load(tmp_path / "c.npz")
     for a, b in zip(first.world_model.weights, second.world_model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_weights_only_export_is_smaller_and_drives_the_same(smoke_run, tmp_path):
+    """export: a run folder with a weights-only checkpoint that evaluate loads and acts the same."""
+    from dreamer_lite.evaluate import load_agent
+    from dreamer_lite.export import export_run
+
+    logdir, _ = smoke_run
+    path = export_run(logdir, tmp_path / "exported")
+    assert path.stat().st_size < 0.5 * (logdir / "checkpoint.npz").stat().st_size
+    (original, config), (exported, _) = load_agent(logdir), load_agent(tmp_path / "exported")
+    for a, b in zip(original.actor_critic.weights + original.world_model.weights,
+                    exported.actor_critic.weights + exported.world_model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert (tmp_path / "exported" / "eval.csv").read_text() == (logdir / "eval.csv").read_text()
 
 
 def test_gpu_preset_trains_at_smoke_size():

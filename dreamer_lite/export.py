@@ -1,0 +1,46 @@
+"""Export a run for readers: its record and a weights-only checkpoint, small enough to commit.
+
+    python -m dreamer_lite.export --logdir runs/NAME --out book/results/NAME
+
+Copies config.json, metrics.csv, eval.csv and progress.json, and writes checkpoint.npz without
+the optimiser state (about a third of the training checkpoint's size). The folder then works as
+a run folder for ``python -m dreamer_lite.evaluate --logdir OUT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from .evaluate import load_agent
+
+RECORD_FILES = ("config.json", "metrics.csv", "eval.csv", "progress.json")
+
+
+def export_run(logdir, out) -> Path:
+    """Copy the run's record from ``logdir`` to ``out`` and write a weights-only checkpoint there."""
+    logdir, out = Path(logdir), Path(out)
+    agent, _ = load_agent(logdir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:
+        if (logdir / name).exists():
+            shutil.copyfile(logdir / name, out / name)
+    agent.save(out / "checkpoint.npz", weights_only=True)
+    return out / "checkpoint.npz"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--logdir", required=True, help="the training run folder")
+    parser.add_argument("--out", required=True, help="folder to write (created if missing)")
+    args = parser.parse_args(argv)
+    try:
+        path = export_run(args.logdir, args.out)
+    except FileNotFoundError as error:
+        parser.error(str(error))
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB) and the run's record to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
