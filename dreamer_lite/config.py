@@ -95,7 +95,7 @@ PRESETS: dict[str, dict] = {
         cnn_depth=4, mlp_units=32, mlp_layers=1, deter=32, hidden=32, stoch=4, classes=4,
         horizon=5, batch_size=4, seq_len=8, train_every=4, prefill=60, total_steps=300,
         eval_every=150, eval_episodes=1, log_every=60, checkpoint_every=150, model_lr=3e-3,
-        pretrain=20,
+        pretrain=0,
     ),
     "cpu": dict(),
     "gpu": dict(

@@ -18,14 +18,16 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def categorical_kl(post_logits, prior_logits) -> tf.Tensor:
+def categorical_kl(post_logits, prior_logits, per_latent: bool = False) -> tf.Tensor:
     """KL(q || p) of independent categoricals, summed over them: (..., stoch, classes) -> (...).
 
-    KL = sum_latents sum_classes q * (log q - log p).
+    KL = sum_latents sum_classes q * (log q - log p). With ``per_latent`` the sum over latents
+    is left out: (..., stoch, classes) -> (..., stoch).
     """
     post_log = tf.nn.log_softmax(post_logits, -1)
     prior_log = tf.nn.log_softmax(prior_logits, -1)
-    return tf.reduce_sum(tf.exp(post_log) * (post_log - prior_log), [-2, -1])
+    per_class = tf.exp(post_log) * (post_log - prior_log)
+    return tf.reduce_sum(per_class, [-1] if per_latent else [-2, -1])
 
 
 def kl_balance(post_logits, prior_logits, alpha: float = 0.8, free_nats: float = 0.0):

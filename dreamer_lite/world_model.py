@@ -9,7 +9,9 @@ Every head returns a distribution, so every loss has one form, ``-head(feat).log
 
 The image NLL of a unit-variance Normal is 0.5 * SSE + (H * W) * 0.5 * ln(2 pi): for 4096 pixels
 it never falls below 3764 however good the reconstruction. The 2022 team read "3800" as a
-plateau; we log the per-pixel squared error (``image_mse``) beside it.
+plateau; we log the per-pixel squared error (``image_mse``) beside it. Also logged: the reward
+error and the predicted continue probability on crash steps (a model that misses crashes cannot
+teach caution), and how many latents carry more than 0.01 nats of KL (``kl_active_latents``).
 (The continue head's mean times gamma is DreamerV2's discount head, whose target is gamma * (1 - terminal).)
 """
 
@@ -20,7 +22,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from .distributions import unit_normal
-from .kl import kl_balance
+from .kl import categorical_kl, kl_balance
 from .networks import MLP, Decoder, Encoder, preprocess
 from .rssm import RSSM, features
 
@@ -62,13 +64,22 @@ class WorldModel(keras.layers.Layer):
         continue_nll = -tf.reduce_mean(self.continue_dist(feat).log_prob(1.0 - batch.terminal))
         kl_loss, kl = kl_balance(post.logits, prior.logits, cfg.kl_alpha, cfg.free_nats)
         loss = image_nll + reward_nll + cfg.continue_scale * continue_nll + cfg.kl_scale * kl_loss
+        kl_per_latent = tf.reduce_mean(categorical_kl(post.logits, prior.logits, per_latent=True), [0, 1])
+        crash_steps = tf.reduce_sum(batch.terminal)  # 0 when the batch holds no crash
+
+        def mean_on_crashes(values):  # (B, T) -> mean over crash steps (0 without any)
+            return tf.math.divide_no_nan(tf.reduce_sum(values * batch.terminal), crash_steps)
+
         metrics = {
             "image_nll": image_nll,
             "image_mse": tf.reduce_mean(tf.square(image.mean() - target)),
             "reward_nll": reward_nll,
             "reward_mae": tf.reduce_mean(tf.abs(self.reward_dist(feat).mean() - batch.reward)),
+            "reward_mae_crash": mean_on_crashes(tf.abs(self.reward_dist(feat).mean() - batch.reward)),
             "continue_nll": continue_nll,
+            "continue_prob_crash": mean_on_crashes(self.continue_dist(feat).mean()),
             "kl": tf.reduce_mean(kl),
+            "kl_active_latents": tf.reduce_sum(tf.cast(kl_per_latent > 0.01, tf.float32)),
             "kl_loss": kl_loss,
             "prior_entropy": tf.reduce_mean(tfd.Categorical(logits=prior.logits).entropy()),
             "post_entropy": tf.reduce_mean(tfd.Categorical(logits=post.logits).entropy()),

@@ -24,6 +24,15 @@ def test_categorical_kl_matches_numpy_and_sums_over_latents():
     assert not np.allclose(got, one_big)
 
 
+def test_per_latent_kl_by_hand():
+    """Two latents of two classes: q = (1/2, 1/2) vs p = (1/4, 3/4), and q = p."""
+    post = np.log([[[0.5, 0.5], [0.3, 0.7]]])
+    prior = np.log([[[0.25, 0.75], [0.3, 0.7]]])
+    first = 0.5 * np.log(0.5 / 0.25) + 0.5 * np.log(0.5 / 0.75)  # 0.1438 nats
+    got = categorical_kl(tf.constant(post), tf.constant(prior), per_latent=True).numpy()
+    np.testing.assert_allclose(got, [[first, 0.0]], atol=1e-12)
+
+
 def test_balanced_value_equals_kl():
     rng = np.random.default_rng(2)
     post, prior = rng.normal(size=(4, 6, 5)), rng.normal(size=(4, 6, 5))
