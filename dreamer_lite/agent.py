@@ -1,7 +1,8 @@
 """The agent: world model + actor-critic, their optimisers, one training update, acting,
 and checkpoints.
 
-Before the first update, ``pretrain_step`` may train the world model alone on the prefill data.
+Before the first update, ``pretrain_step`` may train the world model alone on the prefill data;
+``behaviour_step`` trains actor and critic alone against a fixed world model (experiments).
 One update (``train_step``) on a replay batch:
   1. world-model loss and Adam step (encoder, RSSM, decoder, reward and continue heads);
   2. imagination from every posterior state of the batch (stop-gradient starts);
@@ -94,11 +95,23 @@ class Agent:
     @tf.function
     def train_step(self, batch) -> dict:
         """One update of world model, actor and critic; returns scalar metrics."""
-        wm, ac = self.world_model, self.actor_critic
         post, metrics = self._model_update(batch)
+        metrics.update(self._behaviour_update(post, batch.terminal))
+        return metrics
 
+    @tf.function
+    def behaviour_step(self, batch) -> dict:
+        """Actor and critic only, on the posteriors of a batch; the world model stays fixed
+        (for experiments on the behaviour side with a trained model)."""
+        wm = self.world_model
+        post, _ = wm.rssm.observe(wm.encoder(batch.image), batch.action, batch.is_first)
+        return self._behaviour_update(post, batch.terminal)
+
+    def _behaviour_update(self, post, terminal) -> dict:
+        """Imagine from every posterior state (B, T) and take one actor and one critic step."""
+        wm, ac = self.world_model, self.actor_critic
         start = tf.nest.map_structure(lambda x: tf.stop_gradient(_merge_batch_time(x)), post)
-        start_terminal = tf.reshape(batch.terminal, [-1])
+        start_terminal = tf.reshape(terminal, [-1])
         with tf.GradientTape(persistent=True) as tape:
             feat, actions, returns, weights = ac.imagine_returns(wm, start, start_terminal)
             actor_loss, actor_metrics = ac.actor_loss(feat, actions, returns, weights)
@@ -111,7 +124,7 @@ class Agent:
         self.updates.assign_add(1)
         if self.updates % self.config.slow_critic_every == 0:
             ac.update_slow_critic()
-        metrics.update({f"actor/{k}": v for k, v in actor_metrics.items()})
+        metrics = {f"actor/{k}": v for k, v in actor_metrics.items()}
         metrics.update({f"critic/{k}": v for k, v in critic_metrics.items()})
         metrics.update({
             "actor/loss": actor_loss, "critic/loss": critic_loss,
