@@ -12,7 +12,6 @@ experiments/results/actor_probe/NAME.csv (one row per evaluation) and prints pro
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from dreamer_lite.config import ConfigError, load_config, make_config, parse_ove
 from dreamer_lite.environment import NUM_ACTIONS, make_env
 from dreamer_lite.evaluate import AgentPolicy, evaluate
 from dreamer_lite.replay import Replay
+
+from car_probe import write_csv  # experiments/ is on the path when this script runs
 
 HERE = Path(__file__).parent
 BEHAVIOUR_KEYS = {"horizon", "gamma", "lambda_", "actor_entropy", "actor_grad_rho", "actor_unimix",
@@ -76,11 +77,7 @@ def main() -> None:
                   f"{result['stderr_return']:.2f}, crashes {result['crash_rate']:.0%}, speed "
                   f"{result['mean_speed']:.1f} m/s, entropy {row['actor_entropy']:.2f} "
                   f"({(time.time() - start) / update:.2f} s/update)", flush=True)
-    with open(out / f"{args.name}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["settings"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "settings": " ".join(args.set)})
+    write_csv(out / f"{args.name}.csv", rows, " ".join(args.set))
     print(f"wrote {out / (args.name + '.csv')} (mean of the last row: {np.round(rows[-1]['mean_return'], 2)})")
 
 

@@ -96,11 +96,16 @@ def main() -> None:
             print(f"{args.name} update {update}: car ratio {errors['car_error_ratio']:.3f} "
                   f"image mse {row['image_mse']:.5f} kl {row['kl']:.2f} "
                   f"({(time.time() - start) / update:.2f} s/update)", flush=True)
-    with open(out / f"{args.name}.csv", "w", newline="") as f:
+    write_csv(out / f"{args.name}.csv", rows, " ".join(args.set))
+
+
+def write_csv(path: Path, rows: list[dict], settings: str) -> None:
+    """One row per evaluation, plus the command-line settings in every row."""
+    with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["settings"])
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "settings": " ".join(args.set)})
+            writer.writerow({**row, "settings": settings})
 
 
 if __name__ == "__main__":

@@ -159,17 +159,10 @@ def test_weights_only_export_is_smaller_and_drives_the_same(smoke_run, tmp_path)
     assert (tmp_path / "exported" / "eval.csv").read_text() == (logdir / "eval.csv").read_text()
 
 
-def test_behaviour_step_leaves_the_world_model_alone():
-    from dreamer_lite.replay import Batch
-
+def test_behaviour_step_leaves_the_world_model_alone(random_batch):
     config = make_config("smoke", batch_size=2, seq_len=4)
     agent = Agent(config, NUM_ACTIONS)
-    rng = np.random.default_rng(0)
-    shape = (2, 4, config.frame_height, config.frame_width, 1)
-    batch = Batch(rng.integers(0, 255, shape).astype(np.uint8),
-                  np.eye(NUM_ACTIONS, dtype=np.float32)[rng.integers(0, NUM_ACTIONS, (2, 4))],
-                  rng.random((2, 4)).astype(np.float32), np.zeros((2, 4), np.float32),
-                  np.eye(1, 4, dtype=np.float32).repeat(2, 0))
+    batch = random_batch(config)
     model_before = [w.numpy().copy() for w in agent.world_model.weights]
     actor_before = [w.numpy().copy() for w in agent.actor_critic.actor.weights]
     agent.behaviour_step(batch)
@@ -178,20 +171,13 @@ def test_behaviour_step_leaves_the_world_model_alone():
     assert any(not np.array_equal(b, a.numpy()) for b, a in zip(actor_before, agent.actor_critic.actor.weights))
 
 
-def test_gpu_preset_trains_at_smoke_size():
+def test_gpu_preset_trains_at_smoke_size(random_batch):
     """The paper-sized networks of the gpu preset, one update on a tiny batch: finite and learning."""
     import tensorflow as tf
 
-    from dreamer_lite.replay import Batch
-
     config = make_config("gpu", batch_size=2, seq_len=4, horizon=3)
     agent = Agent(config, NUM_ACTIONS)
-    rng = np.random.default_rng(0)
-    shape = (2, 4, config.frame_height, config.frame_width, 1)
-    batch = Batch(rng.integers(0, 255, shape).astype(np.uint8),
-                  np.eye(NUM_ACTIONS, dtype=np.float32)[rng.integers(0, NUM_ACTIONS, (2, 4))],
-                  rng.random((2, 4)).astype(np.float32), np.zeros((2, 4), np.float32),
-                  np.eye(1, 4, dtype=np.float32).repeat(2, 0))
+    batch = random_batch(config)
     first = agent.train_step(batch)
     for _ in range(3):
         last = agent.train_step(batch)

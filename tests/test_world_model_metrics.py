@@ -5,25 +5,15 @@ import tensorflow as tf
 
 from dreamer_lite.config import make_config
 from dreamer_lite.environment import NUM_ACTIONS
-from dreamer_lite.replay import Batch
 from dreamer_lite.rssm import features
 from dreamer_lite.world_model import WorldModel
 
 
-def make_batch(terminal):
-    rng = np.random.default_rng(0)
-    config = make_config("smoke")
-    shape = (2, 5, config.frame_height, config.frame_width, 1)
-    return config, Batch(rng.integers(0, 255, shape).astype(np.uint8),
-                         np.eye(NUM_ACTIONS, dtype=np.float32)[rng.integers(0, NUM_ACTIONS, (2, 5))],
-                         rng.normal(size=(2, 5)).astype(np.float32), terminal,
-                         np.eye(1, 5, dtype=np.float32).repeat(2, 0))
-
-
-def test_crash_metrics_average_only_the_crash_steps():
+def test_crash_metrics_average_only_the_crash_steps(random_batch):
     terminal = np.zeros((2, 5), np.float32)
     terminal[0, 4], terminal[1, 2] = 1.0, 1.0  # two crash steps
-    config, batch = make_batch(terminal)
+    config = make_config("smoke")
+    batch = random_batch(config, steps=5, terminal=terminal)
     tf.random.set_seed(0)
     model = WorldModel(config, NUM_ACTIONS)
     _, post, metrics = model.loss(batch)
@@ -37,7 +27,7 @@ def test_crash_metrics_average_only_the_crash_steps():
     assert 0 <= float(metrics["kl_active_latents"]) <= config.stoch
 
 
-def test_crash_metrics_are_zero_without_crashes():
-    config, batch = make_batch(np.zeros((2, 5), np.float32))
-    _, _, metrics = WorldModel(config, NUM_ACTIONS).loss(batch)
+def test_crash_metrics_are_zero_without_crashes(random_batch):
+    config = make_config("smoke")
+    _, _, metrics = WorldModel(config, NUM_ACTIONS).loss(random_batch(config, steps=5))
     assert float(metrics["reward_mae_crash"]) == 0.0 and float(metrics["continue_prob_crash"]) == 0.0
