@@ -6,7 +6,7 @@ imagination only (``Agent.behaviour_step``), and evaluates the greedy policy on 
     python experiments/actor_probe.py --run runs/cpu-b --name NAME --updates 1500 [--set key=value ...]
 
 Only behaviour keys may be changed (the world model must fit the checkpoint). Writes
-experiments/results/actor_probe/NAME.csv (one row per evaluation) and prints progress.
+experiments/results/actor_probe/NAME.csv (rewritten after every evaluation) and prints progress.
 """
 
 from __future__ import annotations
@@ -73,11 +73,11 @@ def main() -> None:
                    "actor_entropy": float(metrics["actor/actor_entropy"]),
                    "imagine_return": float(metrics["imagine/return"]), **result}
             rows.append(row)
+            write_csv(out / f"{args.name}.csv", rows, " ".join(args.set))  # after every evaluation
             print(f"{args.name} update {update}: return {result['mean_return']:.2f} +- "
                   f"{result['stderr_return']:.2f}, crashes {result['crash_rate']:.0%}, speed "
                   f"{result['mean_speed']:.1f} m/s, entropy {row['actor_entropy']:.2f} "
                   f"({(time.time() - start) / update:.2f} s/update)", flush=True)
-    write_csv(out / f"{args.name}.csv", rows, " ".join(args.set))
     print(f"wrote {out / (args.name + '.csv')} (mean of the last row: {np.round(rows[-1]['mean_return'], 2)})")
 
 
