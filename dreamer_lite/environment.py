@@ -146,3 +146,14 @@ def other_car_mask(env: PixelHighway) -> np.ndarray:
         along, across = dx * cos + dy * sin, -dx * sin + dy * cos
         mask |= (np.abs(along) <= vehicle.LENGTH / 2) & (np.abs(across) <= vehicle.WIDTH / 2)
     return mask
+
+
+def gap_ahead(env: PixelHighway, max_ahead: float = 50.0) -> float | None:
+    """Metres from the ego's centre to the nearest other car's centre ahead in the ego's lane
+    (|dy| < 2 m, 0 < dx < ``max_ahead``), from the simulator; None when there is none."""
+    base = env.unwrapped
+    ego = base.vehicle
+    gaps = [v.position[0] - ego.position[0] for v in base.road.vehicles
+            if v is not ego and abs(v.position[1] - ego.position[1]) < 2.0
+            and 0.0 < v.position[0] - ego.position[0] < max_ahead]
+    return min(gaps) if gaps else None

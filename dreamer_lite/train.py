@@ -113,6 +113,7 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
                                       (config.log_every, config.eval_every, config.checkpoint_every))
     sums, count, recent, last_eval = {}, 0, [], {}
     episode, frame, policy = None, None, None
+    pretrained = int(agent.pretrain_updates.numpy()) >= config.pretrain  # read once, not every step
     while step < config.total_steps:
         if episode is None:  # start an episode
             seed = TRAIN_SEED_BASE + 1000 * config.seed + replay.num_episodes
@@ -129,8 +130,9 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
             recent = (recent + [(sum(episode.rows["reward"]), terminated, info["speed"])])[-20:]
             episode = None
 
-        if step >= config.prefill and int(agent.pretrain_updates.numpy()) < config.pretrain:
+        if step >= config.prefill and not pretrained:
             pretrain_world_model(agent, replay, config, echo)
+            pretrained = True
             save_checkpoint(agent, logdir, step, start_wall)
         if step >= config.prefill and step % config.train_every == 0:
             metrics = agent.train_step(replay.sample(config.batch_size))

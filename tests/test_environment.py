@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dreamer_lite.config import make_config
-from dreamer_lite.environment import BlankFrameError, downsample, make_env, other_car_mask
+from dreamer_lite.environment import BlankFrameError, downsample, gap_ahead, make_env, other_car_mask
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,19 @@ def test_supersampled_cars_are_bright_blocks():
             values.extend(frame[..., 0][other_car_mask(env)].astype(float) - road)
         contrast[k] = np.mean(values)
     assert contrast[4] > 80 and contrast[4] > contrast[1] + 20, contrast
+
+
+def test_gap_ahead_by_hand(env):
+    """Cars placed by hand: only the nearest one ahead in the ego's lane counts."""
+    env.reset(seed=4)
+    road = env.unwrapped.road
+    ego, *others = road.vehicles[:5]
+    ego.position = np.array([100.0, 4.0])
+    for other, position in zip(others, [(130.0, 4.5), (115.0, 8.0), (90.0, 4.0), (160.0, 4.0)]):
+        other.position = np.array(position)  # ahead in lane, next lane, behind, further ahead
+    road.vehicles = [ego, *others]
+    assert gap_ahead(env) == 30.0
+    assert gap_ahead(env, max_ahead=20.0) is None
 
 
 def test_view_shows_at_least_40_metres_ahead():
