@@ -5,7 +5,7 @@ Every head returns a distribution, so every loss has one form, ``-head(feat).log
     image     Normal(decoder(feat), 1), summed over pixels      target x_t / 255 - 0.5
     reward    Normal(reward_head(feat), 1)                      target r_t
     continue  Bernoulli(logits=continue_head(feat))             target 1 - terminal_t
-    loss = image_nll + reward_nll + continue_scale * continue_nll + kl_scale * kl_balance
+    loss = image_nll + reward_scale * reward_nll + continue_scale * continue_nll + kl_scale * kl_balance
 
 The image NLL of a unit-variance Normal is 0.5 * SSE + (H * W) * 0.5 * ln(2 pi): for 4096 pixels
 it never falls below 3764 however good the reconstruction. The 2022 team read "3800" as a
@@ -63,7 +63,8 @@ class WorldModel(keras.layers.Layer):
         reward_nll = -tf.reduce_mean(self.reward_dist(feat).log_prob(batch.reward))
         continue_nll = -tf.reduce_mean(self.continue_dist(feat).log_prob(1.0 - batch.terminal))
         kl_loss, kl = kl_balance(post.logits, prior.logits, cfg.kl_alpha, cfg.free_nats)
-        loss = image_nll + reward_nll + cfg.continue_scale * continue_nll + cfg.kl_scale * kl_loss
+        loss = (image_nll + cfg.reward_scale * reward_nll + cfg.continue_scale * continue_nll
+                + cfg.kl_scale * kl_loss)
         kl_per_latent = tf.reduce_mean(categorical_kl(post.logits, prior.logits, per_latent=True), [0, 1])
         crash_steps = tf.reduce_sum(batch.terminal)  # 0 when the batch holds no crash
 

@@ -31,3 +31,22 @@ def test_crash_metrics_are_zero_without_crashes(random_batch):
     config = make_config("smoke")
     _, _, metrics = WorldModel(config, NUM_ACTIONS).loss(random_batch(config, steps=5))
     assert float(metrics["reward_mae_crash"]) == 0.0 and float(metrics["continue_prob_crash"]) == 0.0
+
+
+def test_reward_scale_weights_the_gaussian_reward_nll(random_batch):
+    """loss(reward_scale=3) - loss(reward_scale=1) = 2 * mean(0.5 (r - mu)^2 + 0.5 ln 2 pi),
+    with mu from the reward head (same weights, same latent samples)."""
+    config = make_config("smoke")
+    batch = random_batch(config, steps=5)
+    models = [WorldModel(make_config("smoke", reward_scale=scale), NUM_ACTIONS) for scale in (1.0, 3.0)]
+    models[0].loss(batch), models[1].loss(batch)  # build the weights
+    for target, source in zip(models[1].weights, models[0].weights):
+        target.assign(source)
+    losses, posts = [], []
+    for model in models:
+        tf.random.set_seed(1)
+        loss, post, _ = model.loss(batch)
+        losses.append(float(loss)), posts.append(post)
+    mu = models[0].reward_dist(features(posts[0])).mean().numpy()
+    reward_nll = np.mean(0.5 * (batch.reward - mu) ** 2 + 0.5 * np.log(2 * np.pi))
+    np.testing.assert_allclose(losses[1] - losses[0], 2 * reward_nll, rtol=1e-3)
