@@ -32,6 +32,7 @@ class Config:
     centering_x: float = 0.3  # where the ego sits along the frame width (fraction)
     gray_weights: tuple = (0.0, 0.0, 1.0)  # RGB -> grey weights: the blue channel (cars 255)
     supersample: int = 4  # render k times larger, then average k x k blocks (solid car bodies)
+    speedometer: bool = False  # draw the ego's speed as a bar on the frame's bottom row
 
     # --- networks (chapter 2) ---
     cnn_depth: int = 16  # channels of the first conv layer; doubles at each of 4 layers

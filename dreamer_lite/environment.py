@@ -18,6 +18,11 @@ pixels, the same budget as Atari's 64 x 64, at 1.6 pixels per metre, the ego at 
     times the size (512 x 128 at 6.4 px/m) and :func:`downsample` averages each 4 x 4 block.
     The outline shrinks to a blend at the edge and a car becomes a solid bright block.
 
+* The ego's speed is not in a single frame: only the lane marks and the other cars move, and at
+  one frame per second the dashed marks alias. With ``speedometer = True`` the frame's bottom
+  row (off the road: the far lane's cars end 9 m from the ego, the row is 9.4-10 m away) is a
+  dashboard bar, as in Gym's CarRacing: :func:`draw_speedometer` (chapter 9 shows why it is needed).
+
 Frames come channel-last, ``(H, W, 1)`` uint8, one frame per step (the RSSM carries history,
 so no frame stack). ``terminated`` (a crash) and ``truncated`` (the 30 s time limit) stay
 distinct: only ``terminated`` ends the value of the future.
@@ -76,30 +81,49 @@ def downsample(rendered: np.ndarray, k: int) -> np.ndarray:
     return np.round(blocks.mean(axis=(1, 3))).astype(np.uint8)
 
 
-class PixelHighway(gym.Wrapper):
-    """highway-env with ``(H, W, 1)`` uint8 frames, blank frames refused, speed in ``info``."""
+SPEEDOMETER_RANGE = (15.0, 35.0)  # m/s at the bar's left and right ends
 
-    def __init__(self, env: gym.Env, supersample: int = 1):
+
+def draw_speedometer(frame: np.ndarray, speed: float) -> np.ndarray:
+    """Overwrite the bottom row of ``frame`` (H, W) uint8 with a bar of length
+    ``L = W (speed - v_min) / (v_max - v_min)`` pixels (clipped to [0, W]): pixels left of
+    ``floor(L)`` are 255, the next one ``255 (L - floor(L))`` (rounded), the rest 0."""
+    width = frame.shape[1]
+    low, high = SPEEDOMETER_RANGE
+    length = float(np.clip(width * (speed - low) / (high - low), 0.0, width))
+    row = np.clip(length - np.arange(width), 0.0, 1.0)  # 1 under the bar, the fraction at its end
+    frame = frame.copy()
+    frame[-1] = np.round(255 * row).astype(np.uint8)
+    return frame
+
+
+class PixelHighway(gym.Wrapper):
+    """highway-env with ``(H, W, 1)`` uint8 frames, blank frames refused, speed in ``info``;
+    with ``speedometer`` the bottom row shows the ego's speed (:func:`draw_speedometer`)."""
+
+    def __init__(self, env: gym.Env, supersample: int = 1, speedometer: bool = False):
         super().__init__(env)
-        self.supersample = supersample
+        self.supersample, self.speedometer = supersample, speedometer
         height = env.observation_space.shape[2] // supersample
         width = env.observation_space.shape[1] // supersample
         self.observation_space = gym.spaces.Box(0, 255, (height, width, 1), np.uint8)
 
-    def _frame(self, obs: np.ndarray) -> np.ndarray:
+    def _frame(self, obs: np.ndarray, speed: float) -> np.ndarray:
         rendered = obs[-1].T  # highway-env's (W, H) -> (H, W)
-        frame = downsample(rendered, self.supersample)[:, :, None]  # (H, W, 1)
+        frame = downsample(rendered, self.supersample)  # (H, W)
         if not frame.any():
             raise BlankFrameError(blank_frame_message())
-        return frame
+        if self.speedometer:
+            frame = draw_speedometer(frame, speed)
+        return frame[:, :, None]  # (H, W, 1)
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        return self._frame(obs), info
+        return self._frame(obs, info["speed"]), info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(int(action))
-        return self._frame(obs), float(reward), bool(terminated), bool(truncated), info
+        return self._frame(obs, info["speed"]), float(reward), bool(terminated), bool(truncated), info
 
 
 def make_env(config) -> PixelHighway:
@@ -112,7 +136,7 @@ def make_env(config) -> PixelHighway:
             f"unknown environment id {config.env_id!r}. dreamer_lite drives highway-env tasks; "
             f"registered ones include {sorted(known)[:8]}. Set env_id=highway-fast-v0 (the default).")
     env = gym.make(config.env_id, config={"observation": observation_config(config)})
-    return PixelHighway(env, config.supersample)
+    return PixelHighway(env, config.supersample, config.speedometer)
 
 
 def other_car_mask(env: PixelHighway) -> np.ndarray:
@@ -145,6 +169,8 @@ def other_car_mask(env: PixelHighway) -> np.ndarray:
         cos, sin = np.cos(vehicle.heading), np.sin(vehicle.heading)
         along, across = dx * cos + dy * sin, -dx * sin + dy * cos
         mask |= (np.abs(along) <= vehicle.LENGTH / 2) & (np.abs(across) <= vehicle.WIDTH / 2)
+    if env.speedometer:
+        mask[-1] = False  # the bar hides that row
     return mask
 
 

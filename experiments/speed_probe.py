@@ -87,23 +87,30 @@ def drive_and_watch(agent, env, seeds, rng) -> dict:
     return {key: np.asarray(value) for key, value in rows.items()}
 
 
+def with_bias(x: np.ndarray) -> np.ndarray:
+    return np.hstack([x, np.ones((len(x), 1))])
+
+
 def ridge_fit(x: np.ndarray, y: np.ndarray, penalty: float) -> np.ndarray:
-    """Weights w of min |[x, 1] w - y|^2 + penalty |w|^2 (the bias is penalised too; x standardised)."""
-    x1 = np.hstack([x, np.ones((len(x), 1))])
+    """Weights w of min |[x, 1] w - y|^2 + penalty |w|^2 (the bias is penalised too)."""
+    x1 = with_bias(x)
     return np.linalg.solve(x1.T @ x1 + penalty * np.eye(x1.shape[1]), x1.T @ y)
 
 
-def speed_probe(data: dict, penalties=(1.0, 10.0, 100.0, 1e3, 1e4, 1e5)) -> dict:
-    """Fit speed from features on even episodes, score on odd ones; report every ridge penalty."""
+def speed_probe(data: dict, penalties=(1.0, 10.0, 100.0, 1e3)) -> tuple[dict, np.ndarray]:
+    """Fit speed from features on even episodes, score on odd ones, for every ridge penalty.
+    Returns the scores and the weights refitted on all steps with the best penalty."""
     x, y = data["features"], data["speed"]  # features: h in [-1, 1], z one-hot; not rescaled
     train, test = data["episode"] % 2 == 0, data["episode"] % 2 == 1
     scores = []
     for penalty in penalties:
         weights = ridge_fit(x[train], y[train], penalty)
-        residual = y[test] - np.hstack([x[test], np.ones((test.sum(), 1))]) @ weights
+        residual = y[test] - with_bias(x[test]) @ weights
         scores.append({"penalty": penalty, "r2": float(1 - np.mean(residual ** 2) / y[test].var()),
                        "mae": float(np.abs(residual).mean())})
-    return {"speed_std": float(y[test].std()), "test_steps": int(test.sum()), "by_penalty": scores}
+    best = max(scores, key=lambda score: score["r2"])["penalty"]
+    return ({"speed_std": float(y[test].std()), "test_steps": int(test.sum()), "by_penalty": scores},
+            ridge_fit(x, y, best))
 
 
 def reward_by_speed(data: dict) -> list[dict]:
@@ -119,11 +126,13 @@ def reward_by_speed(data: dict) -> list[dict]:
     return rows
 
 
-def dream_vs_road(agent, env, seeds, action: int, lead: int = 3, horizon: int = 15) -> list[dict]:
+def dream_vs_road(agent, env, seeds, action: int, speed_weights, lead: int = 3,
+                  horizon: int = 15) -> list[dict]:
     """After ``lead`` IDLE steps, ``horizon`` steps of ``action``: per step k, the reward head's
-    prediction in the open-loop dream next to the real reward and speed (cars still alive)."""
+    prediction in the open-loop dream next to the real reward and speed (cars still alive), and
+    the speed that the ridge probe reads from the dreamed features."""
     wm, one_hot = agent.world_model, tf.one_hot([action], NUM_ACTIONS)
-    dream, real, speed = np.full((3, len(seeds), horizon), np.nan)  # (episode, step) each
+    dream, real, speed, dream_speed = np.full((4, len(seeds), horizon), np.nan)  # (episode, step)
     for row, seed in enumerate(seeds):
         frame, _ = env.reset(seed=seed)
         state, prev_action = agent.initial_policy_state()
@@ -138,12 +147,14 @@ def dream_vs_road(agent, env, seeds, action: int, lead: int = 3, horizon: int = 
         for k in range(horizon):
             imagined = wm.rssm.img_step(imagined, one_hot)
             dream[row, k] = float(wm.reward_dist(features(imagined)).mean()[0])
+            dream_speed[row, k] = float((with_bias(features(imagined).numpy()) @ speed_weights)[0])
             if alive:
                 _, reward, terminated, truncated, info = env.step(action)
                 real[row, k], speed[row, k] = reward, info["speed"]
                 alive = not (terminated or truncated)
     return [{"step": k + 1, "dream reward": float(np.nanmean(dream[:, k])),
              "real reward": float(np.nanmean(real[:, k])), "real speed": float(np.nanmean(speed[:, k])),
+             "dream speed (probe)": float(np.nanmean(dream_speed[:, k])),
              "real alive": int(np.sum(~np.isnan(real[:, k])))} for k in range(horizon)]
 
 
@@ -163,10 +174,12 @@ def main() -> None:
     data = drive_and_watch(agent, make_env(config), range(args.seed, args.seed + args.episodes),
                            np.random.default_rng(args.seed))
     result = {"run": args.run, "finetune": args.finetune, "set": args.set, "episodes": args.episodes, "steps": len(data["speed"]),
-              "speed_probe": speed_probe(data), "reward_by_speed": reward_by_speed(data)}
+              "reward_by_speed": reward_by_speed(data)}
+    result["speed_probe"], speed_weights = speed_probe(data)
     dream_seeds = range(args.seed + args.episodes, args.seed + args.episodes + 40)
     for action, name in [(1, "IDLE"), (4, "SLOWER")]:
-        result[f"dream_vs_road_{name}"] = dream_vs_road(agent, make_env(config), dream_seeds, action)
+        result[f"dream_vs_road_{name}"] = dream_vs_road(agent, make_env(config), dream_seeds, action,
+                                                       speed_weights)
     out = HERE / "results" / "speed_probe" / f"{args.name or Path(args.run).name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -102,9 +102,33 @@ def test_blank_frames_raise_a_clear_error_under_sdl_dummy():
 
 def test_blank_frame_error_is_raised_for_an_all_zero_observation(env):
     with pytest.raises(BlankFrameError, match="SDL_VIDEODRIVER"):
-        env._frame(np.zeros(env.unwrapped.observation_space.shape, np.uint8))
+        env._frame(np.zeros(env.unwrapped.observation_space.shape, np.uint8), speed=25.0)
 
 
 def test_unknown_env_id_is_named():
     with pytest.raises(ValueError, match="highway-fats-v0"):
         make_env(make_config("cpu", env_id="highway-fats-v0"))
+
+
+def test_speedometer_bar_by_hand():
+    """W = 8, range 15-35 m/s: 25 m/s -> L = 4 px; 26.25 m/s -> L = 4.5 (half-lit 5th pixel)."""
+    from dreamer_lite.environment import draw_speedometer
+    frame = np.full((4, 8), 100, np.uint8)
+    np.testing.assert_array_equal(draw_speedometer(frame, 25.0)[-1], [255] * 4 + [0] * 4)
+    np.testing.assert_array_equal(draw_speedometer(frame, 26.25)[-1], [255] * 4 + [128] + [0] * 3)
+    np.testing.assert_array_equal(draw_speedometer(frame, 50.0)[-1], [255] * 8)  # clipped
+    np.testing.assert_array_equal(draw_speedometer(frame, 10.0)[-1], [0] * 8)
+    np.testing.assert_array_equal(draw_speedometer(frame, 25.0)[:-1], frame[:-1])  # the road is kept
+    assert frame[-1, 0] == 100  # the input is not modified
+
+
+def test_speedometer_frame_shows_the_simulator_speed():
+    config = make_config("cpu", speedometer=True)
+    env = make_env(config)
+    frame, info = env.reset(seed=3)
+    for action in (3, 3, 4):  # FASTER, FASTER, SLOWER
+        frame, _, _, _, info = env.step(action)
+        lit = frame[-1, :, 0].astype(float).sum() / 255  # bar length in pixels
+        expected = config.frame_width * (info["speed"] - 15.0) / 20.0
+        assert abs(lit - expected) < 0.01, (lit, expected)
+    assert not other_car_mask(env)[-1].any()
