@@ -32,7 +32,7 @@ class Config:
     centering_x: float = 0.3  # where the ego sits along the frame width (fraction)
     gray_weights: tuple = (0.0, 0.0, 1.0)  # RGB -> grey weights: the blue channel (cars 255)
     supersample: int = 4  # render k times larger, then average k x k blocks (solid car bodies)
-    speedometer: bool = False  # draw the ego's speed as a bar on the frame's bottom row
+    speedometer: bool = True  # draw the ego's speed as a bar on the frame's bottom row
 
     # --- networks (chapter 2) ---
     cnn_depth: int = 16  # channels of the first conv layer; doubles at each of 4 layers
@@ -56,7 +56,7 @@ class Config:
 
     # --- behaviour (chapters 7-8) ---
     horizon: int = 15  # imagination steps
-    gamma: float = 0.99  # discount per step
+    gamma: float = 0.97  # discount per step: horizon 1 / (1 - gamma) = 33 steps, about an episode
     lambda_: float = 0.95  # lambda of the lambda-return
     actor_entropy: float = 3e-3  # entropy bonus of the actor
     actor_grad_rho: float = 1.0  # 1 = REINFORCE, 0 = straight-through dynamics gradients
@@ -143,7 +143,10 @@ def parse_override(text: str) -> tuple[str, object]:
 
 
 def load_config(path) -> Config:
-    """Read a config saved by :meth:`Config.to_json` (``config.json`` in every run folder)."""
+    """Read a config saved by :meth:`Config.to_json` (``config.json`` in every run folder).
+
+    A key missing from an older file takes today's default, so when a default changes, the
+    committed run folders get the value they ran with written into their config.json."""
     with open(path) as f:
         values = json.load(f)
     unknown = sorted(set(values) - set(_FIELDS))
