@@ -74,7 +74,7 @@ class Config:
     train_every: int = 5  # env steps between updates
     prefill: int = 2500  # random-policy env steps before the first update
     pretrain: int = 1000  # world-model-only updates on the prefill data before the first update
-    total_steps: int = 30_000  # env steps of the whole run
+    total_steps: int = 20_000  # env steps of the whole run
     explore_epsilon: float = 0.0  # chance of a uniformly random action while collecting
     eval_every: int = 2500  # env steps between evaluations
     eval_episodes: int = 5  # episodes per evaluation (policy mode, held-out seeds)

@@ -126,6 +126,20 @@ class PixelHighway(gym.Wrapper):
         return self._frame(obs, info["speed"]), float(reward), bool(terminated), bool(truncated), info
 
 
+def render_with(env: PixelHighway, vehicles) -> np.ndarray:
+    """The current state rendered again as a ``(H, W, 1)`` frame of ``env`` (supersampled, with
+    the speedometer when ``env`` draws one), with only ``vehicles`` on the road; the road's
+    vehicles are put back afterwards. ``render_with(env, [env.unwrapped.vehicle])`` is the frame
+    without the other cars."""
+    base = env.unwrapped
+    everyone = base.road.vehicles
+    base.road.vehicles = list(vehicles)
+    try:
+        return env._frame(base.observation_type.observe(), base.vehicle.speed)
+    finally:
+        base.road.vehicles = everyone
+
+
 def make_env(config) -> PixelHighway:
     """Make ``config.env_id`` with our observation; a bad id raises a ValueError that says so."""
     import highway_env  # noqa: F401  (registers the highway-env ids with gymnasium)

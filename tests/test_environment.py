@@ -132,3 +132,16 @@ def test_speedometer_frame_shows_the_simulator_speed():
         expected = config.frame_width * (info["speed"] - 15.0) / 20.0
         assert abs(lit - expected) < 0.01, (lit, expected)
     assert not other_car_mask(env)[-1].any()
+
+
+def test_render_with_every_vehicle_is_the_frame_and_without_others_loses_only_cars():
+    from dreamer_lite.environment import render_with
+    env = make_env(make_config("cpu"))
+    frame, _ = env.reset(seed=1000)
+    for _ in range(3):
+        frame, _, _, _, _ = env.step(1)
+    np.testing.assert_array_equal(render_with(env, env.unwrapped.road.vehicles), frame)
+    alone = render_with(env, [env.unwrapped.vehicle])
+    changed = (alone != frame)[..., 0]  # the pixels the other cars change
+    assert changed.any() and (changed & other_car_mask(env)).sum() >= 0.5 * changed.sum()
+    np.testing.assert_array_equal(alone[-1], frame[-1])  # the speedometer stays
