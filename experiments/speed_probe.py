@@ -9,8 +9,7 @@ trained run's world model and reports, per step:
 * a ridge regression from the posterior features s_t = (h_t, z_t) to the ego's speed, fitted on
   half of the episodes and scored (R^2, mean absolute error) on the other half;
 * the reward head's prediction from the posterior and from the one-step prior, against the true
-  reward, binned by the ego's speed.
-
+  reward, binned by the ego's speed;
 * the open-loop dream against the real road: after 3 IDLE steps, 15 steps of IDLE (or SLOWER),
   the reward head's prediction at each dreamed step next to the real reward and speed.
 
