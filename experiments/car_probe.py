@@ -44,7 +44,8 @@ def collect(config, steps: int, seed: int) -> list[dict]:
 
 
 def to_replay(episodes, directory, config) -> Replay:
-    replay = Replay(directory, config.seq_len, NUM_ACTIONS, seed=config.seed)
+    replay = Replay(directory, config.seq_len, NUM_ACTIONS, seed=config.seed,
+                    crash_share=config.crash_share)
     for episode in episodes:
         recorder = EpisodeRecorder(episode["frames"][0])
         for t, action in enumerate(episode["actions"]):
