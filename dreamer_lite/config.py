@@ -56,7 +56,7 @@ class Config:
 
     # --- behaviour (chapters 7-8) ---
     horizon: int = 15  # imagination steps
-    gamma: float = 0.97  # discount per step: horizon 1 / (1 - gamma) = 33 steps, about an episode
+    gamma: float = 0.99  # discount per step (DreamerV2's); chapter 9 compares 0.97
     lambda_: float = 0.95  # lambda of the lambda-return
     actor_entropy: float = 3e-3  # entropy bonus of the actor
     actor_grad_rho: float = 1.0  # 1 = REINFORCE, 0 = straight-through dynamics gradients
