@@ -3,9 +3,11 @@
     python -m dreamer_lite.evaluate --logdir RUN --episodes 50 --seed 1000 [--json OUT]
     python -m dreamer_lite.evaluate --policy slower --episodes 30 --seed 1000
 
-The agent drives with its policy's mode (no sampling). ``--policy random|idle|slower`` runs the
-baselines through the same code. Episode i uses env seed ``seed + i``; training episodes use
-seeds from 10^7 up (see train.py), so any seed below that is held out.
+The agent drives with its policy's mode (no sampling of actions; its posterior latents are still
+sampled, so TensorFlow is seeded with ``--seed`` and the same command gives the same numbers).
+``--policy random|idle|slower`` runs the baselines through the same code. Episode i uses env seed
+``seed + i``; training episodes use seeds from 10^7 up (see train.py), so any seed below that is
+held out.
 
 Returns per run: mean_return, stderr_return (standard error of the mean), crash_rate,
 mean_speed (m/s, averaged over every step of every episode), mean_length, episodes; for the
@@ -192,6 +194,7 @@ def main(argv=None) -> dict:
                                         "of the first episode to this folder")
     args = parser.parse_args(argv)
     seeds = range(args.seed, args.seed + args.episodes)
+    tf.random.set_seed(args.seed)  # the posterior's latent samples
     if args.policy == "agent":
         if not args.logdir:
             parser.error("--policy agent needs --logdir RUN (or pick a baseline with --policy)")

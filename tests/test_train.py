@@ -73,6 +73,15 @@ def test_evaluate_cli_on_the_checkpoint(smoke_run, tmp_path):
     assert saved["episodes"] == 2
 
 
+def test_evaluate_cli_repeats_itself(smoke_run):
+    """The posterior's latents are sampled; seeding TensorFlow makes a second run give the same
+    numbers (without the seed, returns differ from run to run)."""
+    logdir, _ = smoke_run
+    first, second = (evaluate_main(["--logdir", str(logdir), "--episodes", "3", "--seed", "11"])
+                     for _ in range(2))
+    assert first == second
+
+
 def test_evaluate_baseline_slower_never_crashes(tmp_path):
     result = evaluate_main(["--policy", "slower", "--episodes", "2", "--seed", "1000"])
     assert result["crash_rate"] == 0.0 and result["mean_return"] > 18

@@ -1,0 +1,136 @@
+"""How does a trained agent crash, and does its dream see the crash coming?
+
+Drives held-out episodes with the policy's mode and records, per step, the action, the ego's
+lane and speed, and the nearest car ahead in the ego's lane (gap between centres in metres; a
+car is 5 m long, so a gap of 5 m is bumper to bumper) and its speed. For every crash it reports:
+
+* its kind, from where the other crashed car is: ``rear-end`` (ahead, same lane), ``from behind``
+  (behind, same lane) or ``side`` (another lane: a lane change);
+* the last steps before it;
+* the open-loop dream from k = 1, 2, 3, 5 steps before the crash, fed the actions the agent took:
+  P(alive at the crash step) = prod_t P(continue_t), the continue head on dreamed states, averaged
+  over 64 dreams. A world model that sees the crash coming says about 0.
+
+    python experiments/crash_anatomy.py --run book/results/cpu-d --episodes 50 --seed 1000
+
+Writes experiments/results/crash_anatomy/NAME.json (NAME defaults to the run's name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from dreamer_lite.environment import ACTION_NAMES, make_env
+from dreamer_lite.evaluate import AgentPolicy, episode_batch, load_agent
+from dreamer_lite.rssm import features
+
+HERE = Path(__file__).parent
+LANE_HALF_WIDTH = 2.0  # metres: cars whose centres are closer than this across the road share a lane
+DREAM_LEADS = (1, 2, 3, 5)  # dream from this many steps before the crash
+
+
+def lead_car(env) -> tuple[float, float] | None:
+    """(gap in metres between centres, speed) of the nearest car ahead in the ego's lane."""
+    ego, ahead = env.unwrapped.vehicle, []
+    for car in env.unwrapped.road.vehicles:
+        dx, dy = car.position - ego.position
+        if car is not ego and dx > 0 and abs(dy) < LANE_HALF_WIDTH:
+            ahead.append((float(dx), float(car.speed)))
+    return min(ahead) if ahead else None
+
+
+def crash_kind(env) -> str:
+    ego = env.unwrapped.vehicle
+    others = [car for car in env.unwrapped.road.vehicles if car is not ego and car.crashed]
+    if not others:
+        return "off road"
+    dx, dy = min((car.position - ego.position for car in others), key=lambda d: abs(d[0]))
+    if abs(dy) >= LANE_HALF_WIDTH:
+        return "side"
+    return "rear-end" if dx > 0 else "from behind"
+
+
+def drive(env, policy, seed: int) -> dict:
+    """One greedy episode with frames, actions and per-step lane, speed and lead car."""
+    frame, _ = env.reset(seed=seed)
+    policy.reset()
+    frames, steps, done = [frame], [], False
+    while not done:
+        action = policy(frame)
+        step = {"action": ACTION_NAMES[action], "lane": int(env.unwrapped.vehicle.lane_index[2]),
+                "speed": round(float(env.unwrapped.vehicle.speed), 1), "lead": lead_car(env)}
+        frame, _, terminated, truncated, info = env.step(action)
+        frames.append(frame)
+        steps.append(step | {"action_index": action})
+        done = terminated or truncated
+    return {"seed": seed, "frames": np.stack(frames), "steps": steps,
+            "actions": np.array([s["action_index"] for s in steps]),
+            "crashed": bool(info["crashed"]), "kind": crash_kind(env) if info["crashed"] else None}
+
+
+def dream_alive_at_crash(world_model, episode: dict, samples: int = 64) -> dict:
+    """For k in DREAM_LEADS: observe the frames up to k steps before the crash, dream the rest
+    with the recorded actions, return mean over dreams of prod_t P(continue_t)."""
+    batch = episode_batch(episode)
+    rows = batch.image.shape[1]  # the crash is the last row
+    post, _ = world_model.rssm.observe(world_model.encoder(batch.image), batch.action, batch.is_first)
+    alive_by_lead = {}
+    for lead in DREAM_LEADS:
+        last_seen = rows - 1 - lead
+        if last_seen < 1:
+            continue
+        state = tf.nest.map_structure(lambda x: tf.repeat(x[:, last_seen], samples, 0), post)
+        alive = np.ones(samples)
+        for t in range(last_seen + 1, rows):
+            state = world_model.rssm.img_step(state, tf.repeat(batch.action[:, t], samples, 0))
+            alive *= world_model.continue_dist(features(state)).mean().numpy()
+        alive_by_lead[lead] = float(alive.mean())
+    return alive_by_lead
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--name", default=None)
+    args = parser.parse_args()
+    agent, config = load_agent(args.run)
+    env, policy = make_env(config), AgentPolicy(agent, greedy=True)
+    episodes = [drive(env, policy, seed) for seed in range(args.seed, args.seed + args.episodes)]
+    all_steps = [step for episode in episodes for step in episode["steps"]]
+    crashes = []
+    for episode in (e for e in episodes if e["crashed"]):
+        crashes.append({"seed": episode["seed"], "length": len(episode["steps"]),
+                        "kind": episode["kind"],
+                        "last_steps": [{k: v for k, v in s.items() if k != "action_index"}
+                                       for s in episode["steps"][-6:]],
+                        "dream_alive": dream_alive_at_crash(agent.world_model, episode)})
+        print(crashes[-1]["seed"], crashes[-1]["kind"], crashes[-1]["dream_alive"], flush=True)
+    result = {
+        "run": args.run, "episodes": args.episodes, "seed": args.seed,
+        "crash_rate": len(crashes) / args.episodes,
+        "crash_kinds": dict(Counter(c["kind"] for c in crashes)),
+        "lane_share": {lane: n / len(all_steps) for lane, n in
+                       sorted(Counter(s["lane"] for s in all_steps).items())},
+        "action_share": {name: n / len(all_steps) for name, n in
+                         sorted(Counter(s["action"] for s in all_steps).items())},
+        "dream_alive_mean": {lead: float(np.mean([c["dream_alive"][lead] for c in crashes
+                                                  if lead in c["dream_alive"]]))
+                             for lead in DREAM_LEADS} if crashes else {},
+        "crashes": crashes,
+    }
+    out = HERE / "results" / "crash_anatomy" / f"{args.name or Path(args.run).name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "crashes"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
