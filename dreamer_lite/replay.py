@@ -14,11 +14,6 @@ frames; written to a temporary name, then renamed, so a kill never leaves half a
 A crash or kill loses at most the unfinished episode. Sequences are drawn uniformly at
 random from the concatenation of all episodes and may cross episode ends: the RSSM resets its
 state where ``is_first`` is set.
-
-``crash_share`` (0 in DreamerV2) sets aside that share of each batch for sequences that *end* at
-a crash row, chosen uniformly among the crashes in replay: the T - 1 steps before a crash are
-the ones the prior must learn to continue into the crash, and a uniform draw meets them rarely
-once the agent crashes in only a few episodes.
 """
 
 from __future__ import annotations
@@ -70,16 +65,13 @@ class EpisodeRecorder:
 class Replay:
     """All episodes of a run, stored on disk under ``directory`` and in memory for sampling."""
 
-    def __init__(self, directory, seq_len: int, num_actions: int, seed: int = 0,
-                 crash_share: float = 0.0):
+    def __init__(self, directory, seq_len: int, num_actions: int, seed: int = 0):
         self.directory = Path(directory)
-        self.crash_share = crash_share
         self.directory.mkdir(parents=True, exist_ok=True)
         self.seq_len, self.num_actions = seq_len, num_actions
         self.rng = np.random.default_rng(seed)
         self.store: dict[str, np.ndarray] = {}
         self.num_rows = 0
-        self.crash_rows: list[int] = []  # row index of every crash in the store
         self.num_episodes = 0
         self.env_steps = 0
         for path in sorted(self.directory.glob("*.npz")):
@@ -117,22 +109,15 @@ class Replay:
                 self.store[key] = grown
         for key, value in episode.items():
             self.store[key][self.num_rows:self.num_rows + rows] = value
-        self.crash_rows += (self.num_rows + np.flatnonzero(episode["terminal"])).tolist()
         self.num_rows += rows
         self.num_episodes += 1
         self.env_steps += rows - 1
 
     def sample(self, batch_size: int) -> Batch:
-        """B sequences of ``seq_len`` rows: round(crash_share * B) of them end at a crash row,
-        the rest start uniformly over all rows."""
+        """B sequences of ``seq_len`` rows, starts uniform over all rows."""
         if self.num_rows < self.seq_len:
             raise ValueError(f"replay holds {self.num_rows} rows, fewer than seq_len={self.seq_len}")
         starts = self.rng.integers(0, self.num_rows - self.seq_len + 1, batch_size)
-        crash_ends = [row for row in self.crash_rows if row >= self.seq_len - 1]
-        if crash_ends:
-            num_crash = round(self.crash_share * batch_size)
-            ends = self.rng.choice(crash_ends, num_crash)
-            starts[:num_crash] = ends - self.seq_len + 1
         index = starts[:, None] + np.arange(self.seq_len)  # (B, T)
         action = self.store["action"][index]
         one_hot = np.eye(self.num_actions, dtype=np.float32)[np.maximum(action, 0)]

@@ -94,8 +94,7 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
     """Run (or continue) training in ``logdir``; returns the last evaluation."""
     logdir = Path(logdir)
     tf.random.set_seed(config.seed)
-    replay = Replay(logdir / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed,
-                    crash_share=config.crash_share)
+    replay = Replay(logdir / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed)
     agent = Agent(config, NUM_ACTIONS)
     if resume and (logdir / "checkpoint.npz").exists():
         agent.load(logdir / "checkpoint.npz")

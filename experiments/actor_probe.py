@@ -59,8 +59,7 @@ def main() -> None:
     agent = probe_agent(run, dict(parse_override(t) for t in args.set))
     config = agent.config
     tf.random.set_seed(config.seed)
-    replay = Replay(run / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed,
-                    crash_share=config.crash_share)
+    replay = Replay(run / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed)
     env, seeds = make_env(config), range(EVAL_SEED_BASE, EVAL_SEED_BASE + args.episodes)
     print(f"{args.name}: world model of {run}, {replay.env_steps:,} replayed env steps", flush=True)
     out = HERE / "results" / "actor_probe"

@@ -44,8 +44,7 @@ def collect(config, steps: int, seed: int) -> list[dict]:
 
 
 def to_replay(episodes, directory, config) -> Replay:
-    replay = Replay(directory, config.seq_len, NUM_ACTIONS, seed=config.seed,
-                    crash_share=config.crash_share)
+    replay = Replay(directory, config.seq_len, NUM_ACTIONS, seed=config.seed)
     for episode in episodes:
         recorder = EpisodeRecorder(episode["frames"][0])
         for t, action in enumerate(episode["actions"]):

@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--name", default=None)
     args = parser.parse_args()
+    tf.random.set_seed(args.seed)  # posterior latents and dreams are sampled
     agent, config = load_agent(args.run)
     env, policy = make_env(config), AgentPolicy(agent, greedy=True)
     episodes = [drive(env, policy, seed) for seed in range(args.seed, args.seed + args.episodes)]

@@ -50,8 +50,7 @@ def finetuned_agent(run: Path, updates: int, overrides: dict):
     config = make_config("cpu", **{**load_config(run / "config.json").to_dict(), **overrides})
     agent = Agent(config, NUM_ACTIONS)
     agent.load(run / "checkpoint.npz")
-    replay = Replay(run / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed,
-                    crash_share=config.crash_share)
+    replay = Replay(run / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed)
     tf.random.set_seed(config.seed)
     start = time.time()
     for update in range(1, updates + 1):

@@ -57,24 +57,3 @@ def test_corrupt_episode_file_is_named(tmp_path):
     path.write_bytes(b"not a zip file")
     with pytest.raises(ReplayError, match=path.name):
         Replay(tmp_path, seq_len=2, num_actions=5)
-
-
-def test_crash_share_ends_that_share_of_sequences_at_a_crash(tmp_path):
-    rng = np.random.default_rng(4)
-    replay = Replay(tmp_path, seq_len=4, num_actions=5, seed=0, crash_share=0.25)
-    for i in range(6):  # episodes 1 and 4 crash: rows 11 and 29 of the 36 rows are crashes
-        replay.add(make_episode(5, 20 * i, rng, crash=i in (1, 4)))
-    assert replay.crash_rows == [11, 29]
-    batch = replay.sample(400)
-    crash_last = batch.terminal[:100, -1]  # round(0.25 * 400) = 100 sequences end at a crash
-    assert np.all(crash_last == 1.0)
-    last_frames = {int(v) for v in batch.image[:100, -1, 0, 0, 0]}
-    assert last_frames == {20 * 1 + 5 + 1, 20 * 4 + 5 + 1}  # the two crash frames, both drawn
-    # the other 300 are uniform: a sequence ends at one of 2 crash rows among 33 ends ~6% of the time
-    assert batch.terminal[100:, -1].mean() < 0.15
-
-
-def test_crash_share_without_crashes_samples_uniformly(tmp_path):
-    replay = Replay(tmp_path, seq_len=4, num_actions=5, seed=0, crash_share=0.5)
-    replay.add(make_episode(6, 0, np.random.default_rng(5)))
-    assert replay.sample(8).terminal.sum() == 0.0
