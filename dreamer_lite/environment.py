@@ -40,6 +40,7 @@ import gymnasium as gym
 import numpy as np
 
 ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
+LANE_HALF_WIDTH = 2.0  # metres: cars whose centres are closer than this across the road share a lane
 NUM_ACTIONS = len(ACTION_NAMES)
 DRAW_OFFSET_PX = (-1.5, -1.0)  # where highway-env draws a car, relative to its true centre
 
@@ -188,12 +189,18 @@ def other_car_mask(env: PixelHighway) -> np.ndarray:
     return mask
 
 
-def gap_ahead(env: PixelHighway, max_ahead: float = 50.0) -> float | None:
-    """Metres from the ego's centre to the nearest other car's centre ahead in the ego's lane
-    (|dy| < 2 m, 0 < dx < ``max_ahead``), from the simulator; None when there is none."""
+def car_ahead(env: PixelHighway, max_ahead: float = 50.0):
+    """The nearest other car ahead in the ego's lane (|dy| < LANE_HALF_WIDTH, 0 < dx <
+    ``max_ahead``, centre to centre), from the simulator; None when there is none."""
     base = env.unwrapped
     ego = base.vehicle
-    gaps = [v.position[0] - ego.position[0] for v in base.road.vehicles
-            if v is not ego and abs(v.position[1] - ego.position[1]) < 2.0
-            and 0.0 < v.position[0] - ego.position[0] < max_ahead]
-    return min(gaps) if gaps else None
+    ahead = [v for v in base.road.vehicles
+             if v is not ego and abs(v.position[1] - ego.position[1]) < LANE_HALF_WIDTH
+             and 0.0 < v.position[0] - ego.position[0] < max_ahead]
+    return min(ahead, key=lambda v: v.position[0], default=None)
+
+
+def gap_ahead(env: PixelHighway, max_ahead: float = 50.0) -> float | None:
+    """Metres from the ego's centre to the centre of :func:`car_ahead`; None when there is none."""
+    car = car_ahead(env, max_ahead)
+    return None if car is None else float(car.position[0] - env.unwrapped.vehicle.position[0])

@@ -26,23 +26,20 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from dreamer_lite.environment import ACTION_NAMES, make_env
+from dreamer_lite.environment import ACTION_NAMES, LANE_HALF_WIDTH, car_ahead, make_env
 from dreamer_lite.evaluate import AgentPolicy, episode_batch, load_agent
 from dreamer_lite.rssm import features
 
 HERE = Path(__file__).parent
-LANE_HALF_WIDTH = 2.0  # metres: cars whose centres are closer than this across the road share a lane
 DREAM_LEADS = (1, 2, 3, 5)  # dream from this many steps before the crash
 
 
 def lead_car(env) -> tuple[float, float] | None:
     """(gap in metres between centres, speed) of the nearest car ahead in the ego's lane."""
-    ego, ahead = env.unwrapped.vehicle, []
-    for car in env.unwrapped.road.vehicles:
-        dx, dy = car.position - ego.position
-        if car is not ego and dx > 0 and abs(dy) < LANE_HALF_WIDTH:
-            ahead.append((float(dx), float(car.speed)))
-    return min(ahead) if ahead else None
+    car = car_ahead(env, max_ahead=np.inf)
+    if car is None:
+        return None
+    return float(car.position[0] - env.unwrapped.vehicle.position[0]), float(car.speed)
 
 
 def crash_kind(env) -> str:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dreamer_lite.config import make_config
-from dreamer_lite.environment import BlankFrameError, downsample, gap_ahead, make_env, other_car_mask
+from dreamer_lite.environment import (BlankFrameError, car_ahead, downsample, gap_ahead, make_env,
+                                      other_car_mask)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,8 @@ def test_gap_ahead_by_hand(env):
     for other, position in zip(others, [(130.0, 4.5), (115.0, 8.0), (90.0, 4.0), (160.0, 4.0)]):
         other.position = np.array(position)  # ahead in lane, next lane, behind, further ahead
     road.vehicles = [ego, *others]
-    assert gap_ahead(env) == 30.0
-    assert gap_ahead(env, max_ahead=20.0) is None
+    assert gap_ahead(env) == 30.0 and car_ahead(env) is others[0]
+    assert gap_ahead(env, max_ahead=20.0) is None and car_ahead(env, max_ahead=20.0) is None
 
 
 def test_view_shows_at_least_40_metres_ahead():
