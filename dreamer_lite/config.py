@@ -52,6 +52,7 @@ class Config:
     free_nats: float = 1.0  # KL below this (per step, summed over latents) is not penalised
     continue_scale: float = 5.0  # weight of the continuation (discount) loss
     reward_scale: float = 1.0  # weight of the reward loss (DreamerV2's loss_scales.reward)
+    prior_heads: float = 0.0  # weight of the reward and continue losses on prior features (not DreamerV2)
     model_lr: float = 3e-4  # Adam learning rate of the world model
 
     # --- behaviour (chapters 7-8) ---
@@ -194,7 +195,8 @@ def _validate(config: Config) -> None:
              f"{name} must be in [0, 1), got {getattr(config, name)}")
     for name in ("scaling", "model_lr", "actor_lr", "critic_lr", "adam_eps", "grad_clip"):
         need(getattr(config, name) > 0, f"{name} must be > 0, got {getattr(config, name)}")
-    for name in ("kl_scale", "free_nats", "continue_scale", "reward_scale", "actor_entropy", "prefill", "pretrain"):
+    for name in ("kl_scale", "free_nats", "continue_scale", "reward_scale", "prior_heads",
+                 "actor_entropy", "prefill", "pretrain"):
         need(getattr(config, name) >= 0, f"{name} must be >= 0, got {getattr(config, name)}")
     need(len(config.gray_weights) == 3, f"gray_weights needs 3 numbers, got {config.gray_weights}")
     need(config.prefill >= config.seq_len,

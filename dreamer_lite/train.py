@@ -100,6 +100,8 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
         agent.load(logdir / "checkpoint.npz")
         echo(f"resumed: {replay.num_episodes} episodes ({replay.env_steps:,} env steps) in replay, "
              f"{int(agent.updates.numpy()):,} updates")
+        if agent.pretrain_updates.numpy() >= config.pretrain:
+            catch_up(agent, replay, config, echo)
     env, eval_env = make_env(config), make_env(config)
     metrics_log, eval_log = CsvLog(logdir / "metrics.csv"), CsvLog(logdir / "eval.csv")
     writer = tf.summary.create_file_writer(str(logdir / "tb"))
@@ -166,6 +168,24 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
             save_checkpoint(agent, logdir, step, start_wall)
     writer.flush()
     return last_eval
+
+
+def updates_due(step: int, config) -> int:
+    """Updates made by the end of env step ``step``: one at every multiple of ``train_every``
+    from ``prefill`` on, that is  step // train_every - (prefill - 1) // train_every."""
+    if step < config.prefill:
+        return 0
+    return step // config.train_every - (config.prefill - 1) // config.train_every
+
+
+def catch_up(agent, replay, config, echo) -> None:
+    """On resume, make the updates owed to the episodes collected after the last checkpoint
+    (a kill keeps those episodes but loses the updates made on them)."""
+    owed = updates_due(replay.env_steps, config) - int(agent.updates.numpy())
+    for _ in range(owed):
+        agent.train_step(replay.sample(config.batch_size))
+    if owed > 0:
+        echo(f"caught up {owed:,} updates lost with the kill: {int(agent.updates.numpy()):,} updates")
 
 
 def save_checkpoint(agent, logdir: Path, step: int, start_wall: float) -> None:

@@ -6,6 +6,13 @@ Every head returns a distribution, so every loss has one form, ``-head(feat).log
     reward    Normal(reward_head(feat), 1)                      target r_t
     continue  Bernoulli(logits=continue_head(feat))             target 1 - terminal_t
     loss = image_nll + reward_scale * reward_nll + continue_scale * continue_nll + kl_scale * kl_balance
+           + prior_heads * (reward_scale * prior_reward_nll + continue_scale * prior_continue_nll)
+
+The last line is not DreamerV2's (``prior_heads`` is 0 by default). The heads are trained on
+posterior features, but in the dream they read prior features: ``prior_heads > 0`` also trains
+them, and through the straight-through sample the prior, on the prior's features of the same
+steps, so that the dream learns to predict a crash one step before it sees it
+(``prior_continue_prob_crash`` logs how well it does).
 
 The image NLL of a unit-variance Normal is 0.5 * SSE + (H * W) * 0.5 * ln(2 pi): for 4096 pixels
 it never falls below 3764 however good the reconstruction. The 2022 team read "3800" as a
@@ -51,20 +58,29 @@ class WorldModel(keras.layers.Layer):
     def continue_dist(self, feat) -> tfd.Distribution:
         return tfd.Bernoulli(logits=self.continue_head(feat)[..., 0], dtype=tf.float32)
 
+    def head_nll(self, feat, batch):
+        """Mean reward and continue NLLs of features (B, T, F) against the batch's targets."""
+        reward_nll = -tf.reduce_mean(self.reward_dist(feat).log_prob(batch.reward))
+        continue_nll = -tf.reduce_mean(self.continue_dist(feat).log_prob(1.0 - batch.terminal))
+        return reward_nll, continue_nll
+
     def loss(self, batch):
         """World-model loss on a batch (see replay.Batch). Returns (loss, posterior, metrics)."""
         cfg = self.config
         embed = self.encoder(batch.image)  # (B, T, E)
         post, prior = self.rssm.observe(embed, batch.action, batch.is_first)
         feat = features(post)  # (B, T, F)
+        prior_feat = features(prior)  # (B, T, F): the same h_t, with z_t drawn from the prior
         target = preprocess(batch.image)  # (B, T, H, W, 1)
         image = self.image_dist(feat)
         image_nll = -tf.reduce_mean(image.log_prob(target))
-        reward_nll = -tf.reduce_mean(self.reward_dist(feat).log_prob(batch.reward))
-        continue_nll = -tf.reduce_mean(self.continue_dist(feat).log_prob(1.0 - batch.terminal))
+        reward_nll, continue_nll = self.head_nll(feat, batch)
+        prior_reward_nll, prior_continue_nll = self.head_nll(prior_feat, batch)
         kl_loss, kl = kl_balance(post.logits, prior.logits, cfg.kl_alpha, cfg.free_nats)
         loss = (image_nll + cfg.reward_scale * reward_nll + cfg.continue_scale * continue_nll
                 + cfg.kl_scale * kl_loss)
+        loss += cfg.prior_heads * (cfg.reward_scale * prior_reward_nll
+                                   + cfg.continue_scale * prior_continue_nll)
         kl_per_latent = tf.reduce_mean(categorical_kl(post.logits, prior.logits, per_latent=True), [0, 1])
         crash_steps = tf.reduce_sum(batch.terminal)  # 0 when the batch holds no crash
 
@@ -79,6 +95,8 @@ class WorldModel(keras.layers.Layer):
             "reward_mae_crash": mean_on_crashes(tf.abs(self.reward_dist(feat).mean() - batch.reward)),
             "continue_nll": continue_nll,
             "continue_prob_crash": mean_on_crashes(self.continue_dist(feat).mean()),
+            "prior_continue_nll": prior_continue_nll,
+            "prior_continue_prob_crash": mean_on_crashes(self.continue_dist(prior_feat).mean()),
             "kl": tf.reduce_mean(kl),
             "kl_active_latents": tf.reduce_sum(tf.cast(kl_per_latent > 0.01, tf.float32)),
             "kl_loss": kl_loss,

@@ -101,7 +101,7 @@ def test_resume_continues_from_checkpoint(smoke_run):
 def test_sigkill_then_resume_keeps_every_finished_episode(tmp_path):
     logdir = tmp_path / "killed"
     command = [sys.executable, "-m", "dreamer_lite.train", "--preset", "smoke", "--logdir", str(logdir),
-               "--set", "total_steps=900", "checkpoint_every=40", "eval_every=1000", "pretrain=15"]
+               "--set", "total_steps=900", "checkpoint_every=200", "eval_every=1000", "pretrain=15"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -109,16 +109,31 @@ def test_sigkill_then_resume_keeps_every_finished_episode(tmp_path):
         if progress.exists() and json.loads(progress.read_text())["updates"] > 0:
             break
         time.sleep(0.5)
+    checkpointed = json.loads(progress.read_text())
+    while time.time() < deadline and _episode_steps(logdir) < checkpointed["env_steps"] + 30:
+        time.sleep(0.2)  # let it collect (and learn on) episodes the checkpoint does not hold
     process.send_signal(signal.SIGKILL)
     process.wait()
     episodes_before = sorted(p.name for p in (logdir / "episodes").glob("*.npz"))
     assert episodes_before and not list((logdir / "episodes").glob("*.tmp.npz"))
+    checkpointed = json.loads(progress.read_text())
+    replay_steps = _episode_steps(logdir)
+    # smoke preset: prefill 60, train_every 4 -> an update at steps 60, 64, 68, ...
+    owed = (replay_steps // 4 - 59 // 4) - checkpointed["updates"]
+    assert owed > 0, (replay_steps, checkpointed)  # the kill did lose updates
     result = run_train("--logdir", str(logdir), "--resume", "--set", "total_steps=400")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert f"caught up {owed} updates" in result.stdout
+    assert json.loads(progress.read_text())["updates"] == 400 // 4 - 59 // 4
     episodes_after = {p.name for p in (logdir / "episodes").glob("*.npz")}
     assert set(episodes_before) <= episodes_after
     assert f"resumed: {len(episodes_before)} episodes" in result.stdout
     assert "pretrain" not in result.stdout  # the 15 pretraining updates were done and checkpointed
+
+
+def _episode_steps(logdir):
+    """Env steps in a run's finished episodes (files are named <index>-<steps>.npz)."""
+    return sum(int(p.stem.split("-")[1]) for p in (logdir / "episodes").glob("*.npz") if ".tmp" not in p.name)
 
 
 def test_bad_config_key_on_the_command_line(tmp_path):

@@ -50,3 +50,36 @@ def test_reward_scale_weights_the_gaussian_reward_nll(random_batch):
     mu = models[0].reward_dist(features(posts[0])).mean().numpy()
     reward_nll = np.mean(0.5 * (batch.reward - mu) ** 2 + 0.5 * np.log(2 * np.pi))
     np.testing.assert_allclose(losses[1] - losses[0], 2 * reward_nll, rtol=1e-3)
+
+
+def test_prior_heads_adds_the_heads_nll_on_prior_features(random_batch):
+    """loss(prior_heads=2) - loss(prior_heads=0) = 2 * (reward_scale * mean(0.5 (r - mu)^2 + 0.5 ln 2 pi)
+    + continue_scale * mean(-[c log p + (1 - c) log(1 - p)])), with mu and p read off the
+    prior's features of the same steps, and c = 1 - terminal."""
+    terminal = np.zeros((2, 5), np.float32)
+    terminal[1, 3] = 1.0
+    config = make_config("smoke")
+    batch = random_batch(config, steps=5, terminal=terminal)
+    models = [WorldModel(make_config("smoke", prior_heads=w), NUM_ACTIONS) for w in (0.0, 2.0)]
+    models[0].loss(batch), models[1].loss(batch)  # build the weights
+    for target, source in zip(models[1].weights, models[0].weights):
+        target.assign(source)
+    losses, metrics = [], []
+    for model in models:
+        tf.random.set_seed(1)
+        loss, _, metric = model.loss(batch)
+        losses.append(float(loss)), metrics.append(metric)
+    model = models[0]
+    tf.random.set_seed(1)
+    _, prior = model.rssm.observe(model.encoder(batch.image), batch.action, batch.is_first)
+    prior_feat = features(prior)
+    mu = model.reward_dist(prior_feat).mean().numpy()
+    logit = model.continue_head(prior_feat).numpy()[..., 0].astype(np.float64)
+    p = 1.0 / (1.0 + np.exp(-logit))
+    keep = 1.0 - terminal
+    reward_nll = np.mean(0.5 * (batch.reward - mu) ** 2 + 0.5 * np.log(2 * np.pi))
+    continue_nll = np.mean(-(keep * np.log(p) + (1 - keep) * np.log(1 - p)))
+    expected = 2.0 * (config.reward_scale * reward_nll + config.continue_scale * continue_nll)
+    np.testing.assert_allclose(losses[1] - losses[0], expected, rtol=1e-3)
+    np.testing.assert_allclose(float(metrics[0]["prior_continue_nll"]), continue_nll, rtol=1e-4)
+    np.testing.assert_allclose(float(metrics[0]["prior_continue_prob_crash"]), p[1, 3], rtol=1e-4)
