@@ -33,20 +33,28 @@ def test_crash_metrics_are_zero_without_crashes(random_batch):
     assert float(metrics["reward_mae_crash"]) == 0.0 and float(metrics["continue_prob_crash"]) == 0.0
 
 
+def twin_losses(batch, key, values):
+    """Two smoke world models that differ only in config ``key``, with the same weights and the
+    same latent draws: (models, losses, posteriors, metrics), one entry per value."""
+    models = [WorldModel(make_config("smoke", **{key: value}), NUM_ACTIONS) for value in values]
+    for model in models:
+        model.loss(batch)  # build the weights
+    for target, source in zip(models[1].weights, models[0].weights):
+        target.assign(source)
+    losses, posts, metrics = [], [], []
+    for model in models:
+        tf.random.set_seed(1)
+        loss, post, metric = model.loss(batch)
+        losses.append(float(loss)), posts.append(post), metrics.append(metric)
+    return models, losses, posts, metrics
+
+
 def test_reward_scale_weights_the_gaussian_reward_nll(random_batch):
     """loss(reward_scale=3) - loss(reward_scale=1) = 2 * mean(0.5 (r - mu)^2 + 0.5 ln 2 pi),
     with mu from the reward head (same weights, same latent samples)."""
     config = make_config("smoke")
     batch = random_batch(config, steps=5)
-    models = [WorldModel(make_config("smoke", reward_scale=scale), NUM_ACTIONS) for scale in (1.0, 3.0)]
-    models[0].loss(batch), models[1].loss(batch)  # build the weights
-    for target, source in zip(models[1].weights, models[0].weights):
-        target.assign(source)
-    losses, posts = [], []
-    for model in models:
-        tf.random.set_seed(1)
-        loss, post, _ = model.loss(batch)
-        losses.append(float(loss)), posts.append(post)
+    models, losses, posts, _ = twin_losses(batch, "reward_scale", (1.0, 3.0))
     mu = models[0].reward_dist(features(posts[0])).mean().numpy()
     reward_nll = np.mean(0.5 * (batch.reward - mu) ** 2 + 0.5 * np.log(2 * np.pi))
     np.testing.assert_allclose(losses[1] - losses[0], 2 * reward_nll, rtol=1e-3)
@@ -60,15 +68,7 @@ def test_prior_heads_adds_the_heads_nll_on_prior_features(random_batch):
     terminal[1, 3] = 1.0
     config = make_config("smoke")
     batch = random_batch(config, steps=5, terminal=terminal)
-    models = [WorldModel(make_config("smoke", prior_heads=w), NUM_ACTIONS) for w in (0.0, 2.0)]
-    models[0].loss(batch), models[1].loss(batch)  # build the weights
-    for target, source in zip(models[1].weights, models[0].weights):
-        target.assign(source)
-    losses, metrics = [], []
-    for model in models:
-        tf.random.set_seed(1)
-        loss, _, metric = model.loss(batch)
-        losses.append(float(loss)), metrics.append(metric)
+    models, losses, _, metrics = twin_losses(batch, "prior_heads", (0.0, 2.0))
     model = models[0]
     tf.random.set_seed(1)
     _, prior = model.rssm.observe(model.encoder(batch.image), batch.action, batch.is_first)
