@@ -209,3 +209,13 @@ def test_gpu_preset_trains_at_smoke_size(random_batch):
     assert float(last["wm/image_mse"]) < float(first["wm/image_mse"])
     assert agent.world_model.rssm.deter_size == 600 and int(agent.updates.numpy()) == 4
     assert tf.reduce_all(tf.math.is_finite(agent.actor_critic.actor.out.kernel))
+
+
+def test_updates_due_counts_by_hand():
+    """One update at every env step that is a multiple of train_every and >= prefill."""
+    from dreamer_lite.train import updates_due
+    cpu = make_config("cpu")  # prefill 2500, train_every 5
+    assert [updates_due(s, cpu) for s in (0, 2499, 2500, 2504, 2505, 20_000)] == [0, 0, 1, 1, 2, 3501]
+    odd = make_config("smoke", prefill=62, train_every=4)  # first update at step 64
+    counted = [sum(1 for t in range(1, s + 1) if t >= 62 and t % 4 == 0) for s in range(0, 120)]
+    assert [updates_due(s, odd) for s in range(0, 120)] == counted
