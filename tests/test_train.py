@@ -219,3 +219,23 @@ def test_updates_due_counts_by_hand():
     odd = make_config("smoke", prefill=62, train_every=4)  # first update at step 64
     counted = [sum(1 for t in range(1, s + 1) if t >= 62 and t % 4 == 0) for s in range(0, 120)]
     assert [updates_due(s, odd) for s in range(0, 120)] == counted
+
+
+def test_explore_epsilon_takes_uniform_actions_and_feeds_them_back():
+    """epsilon = 1: every action uniform at random (counts within 4 binomial standard deviations
+    of n / 5; with epsilon 0 this untrained agent's greedy choices fail that check), and the
+    action actually taken is the one the RSSM sees as a_{t-1} on the next step."""
+    from dreamer_lite.evaluate import AgentPolicy
+    config = make_config("smoke")
+    agent = Agent(config, NUM_ACTIONS)
+    frame = np.random.default_rng(0).integers(0, 255, (config.frame_height, config.frame_width, 1), np.uint8)
+    explorer = AgentPolicy(agent, greedy=True, epsilon=1.0, seed=3)
+    explorer.reset()
+    counts = np.zeros(NUM_ACTIONS)
+    n = 1000
+    for _ in range(n):
+        index = explorer(frame)
+        counts[index] += 1
+        assert np.argmax(explorer.prev_action.numpy()[0]) == index
+    sd = np.sqrt(n * 0.2 * 0.8)
+    assert np.all(np.abs(counts - n / 5) < 4 * sd), counts
