@@ -108,10 +108,14 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
     explore = AgentPolicy(agent, greedy=False, epsilon=config.explore_epsilon, seed=config.seed)
     random_policy = FixedPolicy(None, seed=config.seed)
     progress = Progress(replay.env_steps, config.total_steps)
-    start_wall = time.time() - _previous_wall_time(logdir)
+    previous = _previous_progress(logdir)  # {} for a new run
+    start_wall = time.time() - previous.get("wall_s", 0.0)
 
     step = replay.env_steps
-    next_log, next_eval, next_ckpt = (_next_multiple(step, every) for every in
+    # A resumed run may restart a few steps before its checkpoint (the unfinished episode is
+    # not in replay); what was logged and evaluated up to the checkpoint is not done again.
+    logged_up_to = max(step, previous.get("env_steps", 0))
+    next_log, next_eval, next_ckpt = (_next_multiple(logged_up_to, every) for every in
                                       (config.log_every, config.eval_every, config.checkpoint_every))
     sums, count, recent, last_eval = {}, 0, [], {}
     episode, frame, policy = None, None, None
@@ -238,10 +242,10 @@ def _next_multiple(step: int, every: int) -> int:
     return (step // every + 1) * every
 
 
-def _previous_wall_time(logdir: Path) -> float:
-    """Wall-clock seconds already spent by a resumed run (from progress.json)."""
+def _previous_progress(logdir: Path) -> dict:
+    """progress.json of a resumed run (env steps, updates, wall-clock seconds), {} for a new one."""
     path = logdir / "progress.json"
-    return json.loads(path.read_text())["wall_s"] if path.exists() else 0.0
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def main(argv=None) -> None:

@@ -96,6 +96,10 @@ def test_resume_continues_from_checkpoint(smoke_run):
     assert "resumed:" in result.stdout
     after = json.loads((logdir / "progress.json").read_text())
     assert after["env_steps"] >= 360 and after["updates"] > before["updates"]
+    for name in ("eval.csv", "metrics.csv"):  # what was done before the checkpoint is not redone
+        steps = [int(row["env_step"]) for row in read_csv(logdir / name)]
+        assert steps == sorted(set(steps)), (name, steps)
+    assert int(read_csv(logdir / "metrics.csv")[-1]["env_step"]) >= 360
 
 
 def test_sigkill_then_resume_keeps_every_finished_episode(tmp_path):
