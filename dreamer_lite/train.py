@@ -113,9 +113,10 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
 
     step = replay.env_steps
     # A resumed run may restart a few steps before its checkpoint (the unfinished episode is
-    # not in replay); what was logged and evaluated up to the checkpoint is not done again.
-    logged_up_to = max(step, previous.get("env_steps", 0))
-    next_log, next_eval, next_ckpt = (_next_multiple(logged_up_to, every) for every in
+    # not in replay); the updates, logs and evaluations up to the checkpoint are not done again.
+    updates = int(agent.updates.numpy())
+    checkpointed = previous.get("env_steps", 0)
+    next_log, next_eval, next_ckpt = (_next_multiple(max(step, checkpointed), every) for every in
                                       (config.log_every, config.eval_every, config.checkpoint_every))
     sums, count, recent, last_eval = {}, 0, [], {}
     episode, frame, policy = None, None, None
@@ -140,8 +141,9 @@ def train(config, logdir, resume: bool = False, echo=print) -> dict:
             pretrain_world_model(agent, replay, config, echo)
             pretrained = True
             save_checkpoint(agent, logdir, step, start_wall)
-        if step >= config.prefill and step % config.train_every == 0:
+        if updates < updates_due(step, config):
             metrics = agent.train_step(replay.sample(config.batch_size))
+            updates += 1
             for key, value in metrics.items():
                 sums[key] = sums.get(key, 0.0) + float(value)
             count += 1

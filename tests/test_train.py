@@ -16,6 +16,7 @@ from dreamer_lite.agent import Agent, CheckpointError
 from dreamer_lite.config import make_config
 from dreamer_lite.environment import NUM_ACTIONS
 from dreamer_lite.evaluate import main as evaluate_main
+from dreamer_lite.train import updates_due
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -96,6 +97,7 @@ def test_resume_continues_from_checkpoint(smoke_run):
     assert "resumed:" in result.stdout
     after = json.loads((logdir / "progress.json").read_text())
     assert after["env_steps"] >= 360 and after["updates"] > before["updates"]
+    assert after["updates"] == updates_due(after["env_steps"], make_config("smoke"))  # none made twice
     for name in ("eval.csv", "metrics.csv"):  # what was done before the checkpoint is not redone
         steps = [int(row["env_step"]) for row in read_csv(logdir / name)]
         assert steps == sorted(set(steps)), (name, steps)
@@ -217,7 +219,6 @@ def test_gpu_preset_trains_at_smoke_size(random_batch):
 
 def test_updates_due_counts_by_hand():
     """One update at every env step that is a multiple of train_every and >= prefill."""
-    from dreamer_lite.train import updates_due
     cpu = make_config("cpu")  # prefill 2500, train_every 5
     assert [updates_due(s, cpu) for s in (0, 2499, 2500, 2504, 2505, 20_000)] == [0, 0, 1, 1, 2, 3501]
     odd = make_config("smoke", prefill=62, train_every=4)  # first update at step 64
