@@ -11,6 +11,12 @@ under the actor. Along each dream (time-major, t = 0 .. H):
     actor loss  = -mean_t w_t * [ rho * log pi(a_t | s_t) * sg(R_t - v(s_t))
                                   + (1 - rho) * R_t  +  eta * H[pi(. | s_t)] ]
 
+With ``replay_critic`` = beta > 0 (DreamerV3's critic replay loss) the critic also learns from
+real experience: along each replay sequence, R^rep_t = replay_lambda_return(real r, real
+terminal, annotations v_t = R_0 of the dream started at s_t), and the critic loss gains
+beta * -mean_t w^rep_t log Normal(R^rep_t; v(s_t), 1). Real crashes then reach the critic even
+where the dream does not draw them.
+
 ``rho = 1`` is REINFORCE with the critic as baseline (DreamerV2 on Atari); ``rho = 0``
 backpropagates R_t through the dynamics into the actor via straight-through actions.
 The slow critic, a copy refreshed every ``slow_critic_every`` updates, gives the targets.

@@ -6,8 +6,8 @@ Before the first update, ``pretrain_step`` may train the world model alone on th
 One update (``train_step``) on a replay batch:
   1. world-model loss and Adam step (encoder, RSSM, decoder, reward and continue heads);
   2. imagination from every posterior state of the batch (stop-gradient starts);
-  3. actor and critic losses and Adam steps; every ``slow_critic_every`` updates the slow
-     critic copies the critic.
+  3. actor and critic losses and Adam steps (the critic optionally also learns the batch's real
+     returns); every ``slow_critic_every`` updates the slow critic copies the critic.
 All three optimisers are Adam with eps 1e-5 and global-norm clipping.
 """
 
@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from .actor_critic import ActorCritic
 from .replay import Batch
+from .returns import replay_lambda_return
 from .rssm import State, features
 from .world_model import WorldModel
 
@@ -96,7 +97,7 @@ class Agent:
     def train_step(self, batch) -> dict:
         """One update of world model, actor and critic; returns scalar metrics."""
         post, metrics = self._model_update(batch)
-        metrics.update(self._behaviour_update(post, batch.terminal))
+        metrics.update(self._behaviour_update(post, batch))
         return metrics
 
     @tf.function
@@ -105,17 +106,21 @@ class Agent:
         (for experiments on the behaviour side with a trained model)."""
         wm = self.world_model
         post, _ = wm.rssm.observe(wm.encoder(batch.image), batch.action, batch.is_first)
-        return self._behaviour_update(post, batch.terminal)
+        return self._behaviour_update(post, batch)
 
-    def _behaviour_update(self, post, terminal) -> dict:
+    def _behaviour_update(self, post, batch) -> dict:
         """Imagine from every posterior state (B, T) and take one actor and one critic step."""
         wm, ac = self.world_model, self.actor_critic
         start = tf.nest.map_structure(lambda x: tf.stop_gradient(_merge_batch_time(x)), post)
-        start_terminal = tf.reshape(terminal, [-1])
+        start_terminal = tf.reshape(batch.terminal, [-1])
         with tf.GradientTape(persistent=True) as tape:
             feat, actions, returns, weights = ac.imagine_returns(wm, start, start_terminal)
             actor_loss, actor_metrics = ac.actor_loss(feat, actions, returns, weights)
             critic_loss, critic_metrics = ac.critic_loss(feat, returns, weights)
+            if self.config.replay_critic > 0:
+                replay_loss, replay_metrics = self._replay_critic_loss(post, batch, returns[0])
+                critic_loss += self.config.replay_critic * replay_loss
+                critic_metrics.update(replay_metrics)
         actor_grads = tape.gradient(actor_loss, ac.actor.trainable_variables)
         critic_grads = tape.gradient(critic_loss, ac.critic.trainable_variables)
         del tape
@@ -135,6 +140,23 @@ class Agent:
             "imagine/continue": tf.reduce_mean(wm.continue_dist(feat[1:]).mean()),
         })
         return metrics
+
+    def _replay_critic_loss(self, post, batch, start_returns):
+        """The critic's loss on the batch's real returns (DreamerV3's critic replay loss).
+
+        start_returns (B*T,) are the dreams' R_0, one per posterior state: the value annotations.
+        """
+        cfg = self.config
+        time_major = lambda x: tf.transpose(x, [1, 0])  # (B, T) -> (T, B)
+        annotation = time_major(tf.reshape(tf.stop_gradient(start_returns), tf.shape(batch.reward)))
+        returns, weights = replay_lambda_return(time_major(batch.reward), time_major(batch.terminal),
+                                                time_major(batch.is_first), annotation,
+                                                cfg.gamma, cfg.lambda_)  # (T-1, B)
+        feat = tf.stop_gradient(tf.transpose(features(post), [1, 0, 2]))  # (T, B, F)
+        loss, metrics = self.actor_critic.critic_loss(feat, returns, weights)
+        mean_return = tf.reduce_sum(weights * returns) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        return loss, {"replay_loss": loss, "replay_return": mean_return,
+                      "replay_value": metrics["value"]}
 
     def initial_policy_state(self) -> tuple[State, tf.Tensor]:
         """(RSSM state, previous one-hot action) for the start of an episode, batch 1."""

@@ -63,6 +63,7 @@ class Config:
     actor_grad_rho: float = 1.0  # 1 = REINFORCE, 0 = straight-through dynamics gradients
     actor_unimix: float = 0.01  # DreamerV3 option: uniform mix in the policy
     return_norm: bool = True  # DreamerV3 option: scale advantages by the 5-95% return range
+    replay_critic: float = 0.0  # DreamerV3 option: weight of a critic loss on real replay returns
     slow_critic_every: int = 100  # copy the critic into the slow critic every N updates
     actor_lr: float = 4e-5  # Adam learning rate of the actor
     critic_lr: float = 1e-4  # Adam learning rate of the critic
@@ -196,7 +197,7 @@ def _validate(config: Config) -> None:
     for name in ("scaling", "model_lr", "actor_lr", "critic_lr", "adam_eps", "grad_clip"):
         need(getattr(config, name) > 0, f"{name} must be > 0, got {getattr(config, name)}")
     for name in ("kl_scale", "free_nats", "continue_scale", "reward_scale", "prior_heads",
-                 "actor_entropy", "prefill", "pretrain"):
+                 "replay_critic", "actor_entropy", "prefill", "pretrain"):
         need(getattr(config, name) >= 0, f"{name} must be >= 0, got {getattr(config, name)}")
     need(len(config.gray_weights) == 3, f"gray_weights needs 3 numbers, got {config.gray_weights}")
     need(config.prefill >= config.seq_len,

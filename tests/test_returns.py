@@ -1,9 +1,9 @@
-"""lambda_return against a plain numpy loop and hand-worked cases."""
+"""lambda_return and replay_lambda_return against plain numpy loops and hand-worked cases."""
 
 import numpy as np
 import tensorflow as tf
 
-from dreamer_lite.returns import lambda_return
+from dreamer_lite.returns import lambda_return, replay_lambda_return
 
 
 def numpy_lambda_return(reward, value, discount, bootstrap, lam):
@@ -50,3 +50,53 @@ def test_terminal_discount_cuts_the_future():
     got = lambda_return(tf.constant([1.0, 1.0]), tf.constant([0.0, 50.0]), tf.constant([0.0, 1.0]),
                         tf.constant(100.0), 0.95).numpy()
     assert got[0] == 1.0
+
+
+def numpy_replay_return(reward, terminal, is_first, value, gamma, lam):
+    """Independent reference for one sequence: split it into episode pieces and run the return
+    backwards inside each piece; a piece that ends in a crash ends with its reward, any other
+    piece bootstraps from the value of its last row, which gets no target (weight 0)."""
+    T = len(reward)
+    out, weight = np.zeros(T - 1), np.ones(T - 1)
+    for t in range(T - 1):
+        if is_first[t + 1]:  # row t is the last row of its episode
+            out[t], weight[t] = value[t], 0.0
+            continue
+        ret, disc, k = 0.0, 1.0, t
+        while True:  # expand R_t = sum of lambda-weighted n-step returns, step by step
+            k += 1
+            ret += disc * reward[k]
+            disc *= gamma * (1 - terminal[k])
+            ends = k == T - 1 or is_first[k + 1]
+            if ends or disc == 0:
+                ret += disc * value[k]
+                break
+            ret += disc * (1 - lam) * value[k]
+            disc *= lam
+        out[t] = ret
+    return out, weight
+
+
+def test_replay_return_matches_episode_by_episode_reference():
+    rng = np.random.default_rng(1)
+    T, gamma, lam = 12, 0.9, 0.8
+    reward, value = rng.uniform(0, 1, T), rng.normal(size=T)
+    terminal = np.zeros(T); is_first = np.zeros(T)
+    terminal[4] = 1; is_first[5] = 1  # a crash at row 4, the next episode resets at row 5
+    is_first[9] = 1  # the episode of rows 5-8 ends by the time limit (no crash)
+    got, weight = replay_lambda_return(*(tf.constant(x[:, None]) for x in (reward, terminal, is_first, value)),
+                                       gamma, lam)
+    want, want_weight = numpy_replay_return(reward, terminal, is_first, value, gamma, lam)
+    np.testing.assert_allclose(got.numpy()[:, 0], want, rtol=1e-10)
+    np.testing.assert_allclose(weight.numpy()[:, 0], want_weight)
+    assert list(np.flatnonzero(want_weight == 0)) == [4, 8]
+
+
+def test_replay_return_hand_worked_crash():
+    # rows 0-2 of one episode, crash at row 2: R_1 = r_2 = 0.1 (the crash stops the future);
+    # R_0 = r_1 + 0.5 * (0.5 * v_1 + 0.5 * R_1) = 0.8 + 0.5 * (0.5 * 4 + 0.05) = 1.825
+    column = lambda *x: tf.constant([[v] for v in x])
+    got, weight = replay_lambda_return(column(0.0, 0.8, 0.1), column(0.0, 0.0, 1.0), column(1.0, 0.0, 0.0),
+                                       column(9.0, 4.0, 7.0), 0.5, 0.5)
+    np.testing.assert_allclose(got.numpy()[:, 0], [1.825, 0.1])
+    np.testing.assert_allclose(weight.numpy()[:, 0], [1.0, 1.0])
