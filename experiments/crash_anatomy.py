@@ -9,7 +9,10 @@ car is 5 m long, so a gap of 5 m is bumper to bumper) and its speed. For every c
 * the last steps before it;
 * the open-loop dream from k = 1, 2, 3, 5 steps before the crash, fed the actions the agent took:
   P(alive at the crash step) = prod_t P(continue_t), the continue head on dreamed states, averaged
-  over 64 dreams. A world model that sees the crash coming says about 0.
+  over 64 dreams. A world model that sees the crash coming says about 0;
+* the critic's value v(s) of the real (posterior) state k steps before the crash, against the
+  mean value of every state the agent drove through: a critic that knows the crash is coming
+  values the states before it low, whether or not the dream draws the crash.
 
     python experiments/crash_anatomy.py --run book/results/cpu-d --episodes 50 --seed 1000
 
@@ -71,12 +74,17 @@ def drive(env, policy, seed: int) -> dict:
             "crashed": bool(info["crashed"]), "kind": crash_kind(env) if info["crashed"] else None}
 
 
-def dream_alive_at_crash(world_model, episode: dict, samples: int = 64) -> dict:
+def observe(world_model, episode: dict):
+    """The episode as a batch of one, and its posterior states (1, rows, ...)."""
+    batch = episode_batch(episode)
+    post, _ = world_model.rssm.observe(world_model.encoder(batch.image), batch.action, batch.is_first)
+    return batch, post
+
+
+def dream_alive_at_crash(world_model, batch, post, samples: int = 64) -> dict:
     """For k in DREAM_LEADS: observe the frames up to k steps before the crash, dream the rest
     with the recorded actions, return mean over dreams of prod_t P(continue_t)."""
-    batch = episode_batch(episode)
     rows = batch.image.shape[1]  # the crash is the last row
-    post, _ = world_model.rssm.observe(world_model.encoder(batch.image), batch.action, batch.is_first)
     alive_by_lead = {}
     for lead in DREAM_LEADS:
         last_seen = rows - 1 - lead
@@ -103,14 +111,23 @@ def main() -> None:
     env, policy = make_env(config), AgentPolicy(agent, greedy=True)
     episodes = [drive(env, policy, seed) for seed in range(args.seed, args.seed + args.episodes)]
     all_steps = [step for episode in episodes for step in episode["steps"]]
-    crashes = []
-    for episode in (e for e in episodes if e["crashed"]):
+    crashes, values = [], []
+    for episode in episodes:
+        batch, post = observe(agent.world_model, episode)
+        value = agent.actor_critic.value(features(post))[0].numpy()  # v(s_t) per row
+        values.append(value[:-1] if episode["crashed"] else value)  # a crashed state is worth 0
+        if not episode["crashed"]:
+            continue
+        rows = len(value)
         crashes.append({"seed": episode["seed"], "length": len(episode["steps"]),
                         "kind": episode["kind"],
                         "last_steps": [{k: v for k, v in s.items() if k != "action_index"}
                                        for s in episode["steps"][-6:]],
-                        "dream_alive": dream_alive_at_crash(agent.world_model, episode)})
-        print(crashes[-1]["seed"], crashes[-1]["kind"], crashes[-1]["dream_alive"], flush=True)
+                        "dream_alive": dream_alive_at_crash(agent.world_model, batch, post),
+                        "critic_before": {lead: float(value[rows - 1 - lead]) for lead in DREAM_LEADS
+                                          if rows - 1 - lead >= 1}})
+        print(crashes[-1]["seed"], crashes[-1]["kind"], crashes[-1]["dream_alive"],
+              crashes[-1]["critic_before"], flush=True)
     result = {
         "run": args.run, "episodes": args.episodes, "seed": args.seed,
         "crash_rate": len(crashes) / args.episodes,
@@ -122,6 +139,10 @@ def main() -> None:
         "dream_alive_mean": {lead: float(np.mean([c["dream_alive"][lead] for c in crashes
                                                   if lead in c["dream_alive"]]))
                              for lead in DREAM_LEADS} if crashes else {},
+        "critic_value_mean": float(np.mean(np.concatenate(values))),
+        "critic_before_crash_mean": {lead: float(np.mean([c["critic_before"][lead] for c in crashes
+                                                          if lead in c["critic_before"]]))
+                                     for lead in DREAM_LEADS} if crashes else {},
         "crashes": crashes,
     }
     out = HERE / "results" / "crash_anatomy" / f"{args.name or Path(args.run).name}.json"
