@@ -1,5 +1,8 @@
 """Config presets, overrides and the errors for bad keys and values."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from dreamer_lite.config import ConfigError, PRESETS, make_config, parse_override
@@ -48,3 +51,10 @@ def test_parse_override_types():
         parse_override("batch_size=big")
     with pytest.raises(ConfigError, match="key=value"):
         parse_override("batch_size")
+
+
+def test_cpu_preset_is_the_committed_best_run():
+    """The README's main command trains what book/results/cpu-l holds (its config.json)."""
+    committed = json.loads((Path(__file__).parents[1] / "book/results/cpu-l/config.json").read_text())
+    preset = json.loads(make_config("cpu").to_json())
+    assert preset == committed
