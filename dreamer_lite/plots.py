@@ -18,12 +18,23 @@ def load_baselines(directory) -> dict[str, dict]:
     return {path.stem: json.loads(path.read_text()) for path in sorted(Path(directory).glob("*.json"))}
 
 
+def run_colours(names) -> dict:
+    """One distinct colour per run: matplotlib's ten-colour cycle, or tab20 for more runs."""
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    return {name: cmap(i % cmap.N) for i, name in enumerate(names)}
+
+
+BASELINE_STYLES = (":", "--", "-.", (0, (1, 3)))  # black, one line style per baseline policy
+
+
 def learning_curves(runs: dict[str, pd.DataFrame], baselines: dict[str, dict] | None = None):
     """Evaluation curves of one or more runs (name -> eval.csv as a DataFrame).
 
     Top row against env steps, bottom row against wall-clock hours; return, crash rate,
-    speed and car-pixel error ratio, with the baselines as horizontal lines.
+    speed and car-pixel error ratio, with the baselines as black horizontal lines. The legend
+    sits to the right of the panels.
     """
+    colours = run_colours(list(runs))
     fig, axes = plt.subplots(2, len(CURVES), figsize=(4 * len(CURVES), 6), sharey="col")
     for row, (x_key, x_label, x_scale) in enumerate((("env_step", "env steps", 1.0),
                                                      ("wall_s", "wall clock (h)", 1 / 3600))):
@@ -31,18 +42,19 @@ def learning_curves(runs: dict[str, pd.DataFrame], baselines: dict[str, dict] | 
             ax = axes[row, col]
             for name, frame in runs.items():
                 y = frame[key]
-                ax.plot(frame[x_key] * x_scale, y, marker=".", label=name)
+                ax.plot(frame[x_key] * x_scale, y, marker=".", color=colours[name], label=name)
                 if key == "mean_return" and "stderr_return" in frame:
                     ax.fill_between(frame[x_key] * x_scale, y - frame["stderr_return"],
-                                    y + frame["stderr_return"], alpha=0.2)
-            for i, (policy, result) in enumerate((baselines or {}).items()):
+                                    y + frame["stderr_return"], color=colours[name], alpha=0.15)
+            for (policy, result), style in zip((baselines or {}).items(), BASELINE_STYLES):
                 if key in result:
-                    ax.axhline(result[key], color=f"C{i + 3}", ls="--", lw=1, label=f"{policy} policy")
+                    ax.axhline(result[key], color="black", ls=style, lw=1, label=f"{policy} policy")
             ax.set_xlabel(x_label)
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="center left",
+               bbox_to_anchor=(1.0, 0.5), fontsize=8)
     return fig
 
 
