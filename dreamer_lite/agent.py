@@ -1,5 +1,4 @@
-"""The agent: world model + actor-critic, their optimisers, one training update, acting,
-and checkpoints.
+"""The agent: world model + actor-critic, their optimisers, one training update, and acting.
 
 Before the first update, ``pretrain_step`` may train the world model alone on the prefill data;
 ``behaviour_step`` trains actor and critic alone against a fixed world model (experiments).
@@ -13,12 +12,7 @@ All three optimisers are Adam with eps 1e-5 and global-norm clipping.
 
 from __future__ import annotations
 
-import os
-import zipfile
-from pathlib import Path
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from .actor_critic import ActorCritic
@@ -26,10 +20,6 @@ from .replay import Batch
 from .returns import replay_lambda_return
 from .rssm import State, features
 from .world_model import WorldModel
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not fit this agent."""
 
 
 def _adam(config, learning_rate, name):
@@ -174,8 +164,9 @@ class Agent:
                          lambda: tf.stop_gradient(policy.sample()))
         return action, post
 
-    # --- checkpoints -----------------------------------------------------------------------
-    def _variable_groups(self, weights_only: bool = False) -> dict:
+    def variable_groups(self, weights_only: bool = False) -> dict:
+        """Every variable, by group, in a fixed order (the checkpoint's layout, runs.py);
+        ``weights_only`` leaves out the optimisers' state."""
         groups = {"world_model": self.world_model.weights, "actor_critic": self.actor_critic.weights,
                   "counters": [self.updates, self.pretrain_updates]}
         if not weights_only:
@@ -183,40 +174,11 @@ class Agent:
                            "critic_opt": self.critic_opt.variables})
         return groups
 
-    def save(self, path, weights_only: bool = False) -> None:
-        """Write every variable to ``path`` (.npz); atomic: a kill never leaves half a file.
 
-        ``weights_only`` leaves out the optimiser state (about two thirds of the file): enough to
-        act and evaluate; resuming from it restarts Adam's moments.
-        """
-        arrays = {f"{group}/{i:04d}": np.asarray(v.numpy())
-                  for group, variables in self._variable_groups(weights_only).items()
-                  for i, v in enumerate(variables)}
-        path = Path(path)
-        temporary = path.with_name(path.stem + ".tmp.npz")
-        np.savez(temporary, **arrays)
-        os.replace(temporary, path)
-
-    def load(self, path) -> None:
-        """Restore a checkpoint written by :meth:`save` for the same config (with or without
-        the optimiser state)."""
-        try:
-            with np.load(path) as data:
-                arrays = dict(data)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-            raise CheckpointError(
-                f"checkpoint {path} is unreadable ({type(error).__name__}: {error}). Delete it "
-                "and resume: training restarts from fresh weights with all replay data kept.") from error
-        weights_only = not any(key.startswith("model_opt/") for key in arrays)
-        for group, variables in self._variable_groups(weights_only).items():
-            for i, variable in enumerate(variables):
-                key = f"{group}/{i:04d}"
-                if key not in arrays or arrays[key].shape != tuple(variable.shape):
-                    raise CheckpointError(
-                        f"checkpoint {path} does not fit this agent ({key}: expected shape "
-                        f"{tuple(variable.shape)}, found {arrays[key].shape if key in arrays else 'nothing'}). "
-                        "It was written with another config; load it with the run's config.json.")
-                variable.assign(arrays[key])
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy, TensorFlow and Keras's initialisers (``tf.random.set_seed`` alone
+    leaves Keras 3's initialisers unseeded)."""
+    keras.utils.set_random_seed(seed)
 
 
 def _merge_batch_time(x):

@@ -14,8 +14,10 @@ values raise :class:`ConfigError` with a message that names the key and says wha
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 
 
 class ConfigError(ValueError):
@@ -57,7 +59,7 @@ class Config:
 
     # --- behaviour (chapters 7-8) ---
     horizon: int = 15  # imagination steps
-    gamma: float = 0.99  # discount per step (DreamerV2's); chapter 9 compares 0.97
+    gamma: float = 0.99  # discount per step (DreamerV2: 0.99 by default, 0.999 on Atari)
     lambda_: float = 0.95  # lambda of the lambda-return
     actor_entropy: float = 3e-3  # entropy bonus of the actor
     actor_grad_rho: float = 1.0  # 1 = REINFORCE, 0 = straight-through dynamics gradients
@@ -82,7 +84,7 @@ class Config:
     eval_episodes: int = 5  # episodes per evaluation (policy mode, held-out seeds)
     log_every: int = 500  # env steps between metric rows
     checkpoint_every: int = 2500  # env steps between checkpoints
-    seed: int = 0  # seeds TensorFlow, numpy and the training episodes
+    seed: int = 0  # seeds everything random: weights, latents, exploration, replay, episodes
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -124,6 +126,44 @@ def make_config(preset: str = "cpu", **overrides) -> Config:
         raise ConfigError(
             f"unknown config key(s) {unknown}; valid keys are: {', '.join(sorted(_FIELDS))}")
     return Config(**{**PRESETS[preset], **overrides})
+
+
+# Keys a resumed run may not change: they set the shape of a weight, or what the frames in its
+# replay show.
+FIXED_ON_RESUME = frozenset({
+    "env_id", "frame_width", "frame_height", "scaling", "centering_x", "gray_weights", "supersample",
+    "speedometer", "cnn_depth", "mlp_units", "mlp_layers", "deter", "hidden", "stoch", "classes"})
+
+
+def resume_config(saved: Config, overrides: dict) -> tuple[Config, dict]:
+    """The saved config of a run with ``overrides`` applied, and the changes {key: [old, new]}.
+
+    Keys in FIXED_ON_RESUME are refused: the checkpoint's weights or the replay's frames would
+    not fit the new value.
+    """
+    changes = {key: [getattr(saved, key), value] for key, value in overrides.items()
+               if getattr(saved, key) != value}
+    fixed = sorted(set(changes) & FIXED_ON_RESUME)
+    if fixed:
+        raise ConfigError(f"--resume cannot change {', '.join(fixed)}: the run's weights or frames "
+                          "depend on it. Start a new --logdir to train with another value.")
+    return dataclasses.replace(saved, **overrides), changes
+
+
+def config_help(preset: str = "cpu") -> str:
+    """Every config key, grouped as in :class:`Config`, with its value in ``preset`` and its
+    one-line comment (for ``--help``)."""
+    values = make_config(preset).to_dict()
+    lines = []
+    for line in inspect.getsource(Config).splitlines():
+        group = re.match(r"\s*# --- (.+) ---", line)
+        key = re.match(r"\s*(\w+): [^=]+= .*?#\s*(.*)", line)
+        if group:
+            lines.append(f"  {group.group(1)}:")
+        elif key and key.group(1) in values:
+            setting = f"{key.group(1)}={values[key.group(1)]}".replace(" ", "")
+            lines.append(f"    {setting:<28} {key.group(2)}")
+    return "\n".join(lines)
 
 
 def parse_override(text: str) -> tuple[str, object]:

@@ -39,6 +39,12 @@ import os
 import gymnasium as gym
 import numpy as np
 
+from .quiet import silenced_stderr
+
+# pygame's SDL installs its own SIGTERM handler, which swallows `kill PID`, `docker stop` and
+# schedulers' stop signals; with this set before pygame starts, SIGTERM stops the process again.
+os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
+
 ACTION_NAMES = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 LANE_HALF_WIDTH = 2.0  # metres: cars whose centres are closer than this across the road share a lane
 NUM_ACTIONS = len(ACTION_NAMES)
@@ -47,6 +53,10 @@ DRAW_OFFSET_PX = (-1.5, -1.0)  # where highway-env draws a car, relative to its 
 
 class BlankFrameError(RuntimeError):
     """The renderer returned an all-zero frame."""
+
+
+class UnknownEnvError(ValueError):
+    """An environment id that gymnasium does not know."""
 
 
 def blank_frame_message() -> str:
@@ -142,15 +152,16 @@ def render_with(env: PixelHighway, vehicles) -> np.ndarray:
 
 
 def make_env(config) -> PixelHighway:
-    """Make ``config.env_id`` with our observation; a bad id raises a ValueError that says so."""
+    """Make ``config.env_id`` with our observation; a bad id raises UnknownEnvError, which says so."""
     import highway_env  # noqa: F401  (registers the highway-env ids with gymnasium)
 
     known = [name for name in gym.registry if name.startswith(("highway", "merge", "roundabout"))]
     if config.env_id not in gym.registry:
-        raise ValueError(
+        raise UnknownEnvError(
             f"unknown environment id {config.env_id!r}. dreamer_lite drives highway-env tasks; "
             f"registered ones include {sorted(known)[:8]}. Set env_id=highway-fast-v0 (the default).")
-    env = gym.make(config.env_id, config={"observation": observation_config(config)})
+    with silenced_stderr():  # SDL's "XDG_RUNTIME_DIR is invalid" on machines without a desktop
+        env = gym.make(config.env_id, config={"observation": observation_config(config)})
     return PixelHighway(env, config.supersample, config.speedometer)
 
 

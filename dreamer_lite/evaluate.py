@@ -17,17 +17,20 @@ divided by the error of painting those pixels road-grey (lower is better; 1 = dr
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
+from .cli import EXPECTED_ERRORS, exit_with_error, parser
 from .config import load_config, make_config
 from .environment import NUM_ACTIONS, make_env, other_car_mask
 from .replay import Batch
+from .quiet import import_tensorflow
+from .runs import load_checkpoint, read_json
 
 BASELINES = {"random": None, "idle": 1, "slower": 4}
 
@@ -36,7 +39,7 @@ class AgentPolicy:
     """The agent as a policy for one environment: keeps the RSSM state between steps."""
 
     def __init__(self, agent, greedy: bool, epsilon: float = 0.0, seed: int = 0):
-        self.agent, self.greedy, self.epsilon = agent, tf.constant(greedy), epsilon
+        self.agent, self.greedy, self.epsilon = agent, np.array(greedy), epsilon
         self.rng = np.random.default_rng(seed)
 
     def reset(self) -> None:
@@ -45,11 +48,11 @@ class AgentPolicy:
 
     def __call__(self, frame: np.ndarray) -> int:
         action, self.state = self.agent.act(self.state, self.prev_action, frame[None],
-                                            tf.constant([self.is_first], tf.float32), self.greedy)
+                                            np.array([self.is_first], np.float32), self.greedy)
         index = int(np.argmax(action[0]))
         if self.epsilon and self.rng.random() < self.epsilon:
             index = int(self.rng.integers(NUM_ACTIONS))
-        self.prev_action = tf.one_hot([index], NUM_ACTIONS)
+        self.prev_action = np.eye(NUM_ACTIONS, dtype=np.float32)[[index]]  # (1, A) one-hot
         self.is_first = False
         return index
 
@@ -138,9 +141,18 @@ def road_gray(config) -> float:
     return float(np.clip(np.dot([100.0, 100.0, 100.0], config.gray_weights), 0, 255).astype(np.uint8))
 
 
-def evaluate(env, policy, seeds, agent=None, config=None) -> dict:
-    """Run one episode per seed; add car-pixel errors when an ``agent`` is given."""
-    episodes = [run_episode(env, policy, int(seed), record=agent is not None) for seed in seeds]
+def evaluate(env, policy, seeds, agent=None, config=None, before_episode=None, report=None) -> dict:
+    """Run one episode per seed; add car-pixel errors when an ``agent`` is given.
+
+    ``before_episode()`` runs before each episode (the trainer's stop check); ``report(episodes,
+    total)`` after each one (progress lines)."""
+    episodes = []
+    for seed in seeds:
+        if before_episode:
+            before_episode()
+        episodes.append(run_episode(env, policy, int(seed), record=agent is not None))
+        if report:
+            report(episodes, len(seeds))
     result = summarize(episodes)
     if agent is not None:
         result.update(car_pixel_errors(agent.world_model, episodes, road_gray(config)))
@@ -172,47 +184,94 @@ def write_media(world_model, episode: dict, directory, context: int = 5) -> list
 
 def load_agent(logdir):
     """The agent of a run folder (its config.json and checkpoint.npz)."""
-    from .agent import Agent
+    from .agent import Agent  # TensorFlow: loaded only when an agent is needed
+
     logdir = Path(logdir)
-    for name in ("config.json", "checkpoint.npz"):
-        if not (logdir / name).exists():
-            raise FileNotFoundError(f"{logdir / name} not found: is {logdir} a dreamer_lite run folder?")
+    read_json(logdir / "config.json")  # a clear error for a missing, empty or broken file
     config = load_config(logdir / "config.json")
     agent = Agent(config, NUM_ACTIONS)
-    agent.load(logdir / "checkpoint.npz")
+    load_checkpoint(agent, logdir / "checkpoint.npz")
     return agent, config
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--logdir", help="run folder with config.json and checkpoint.npz")
-    parser.add_argument("--policy", default="agent", choices=["agent", *BASELINES])
-    parser.add_argument("--episodes", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=1000, help="env seed of the first episode")
-    parser.add_argument("--json", help="write the result to this file")
-    parser.add_argument("--media", help="agent only: write rollout.gif, dream.gif and grid.png "
+class ProgressLines:
+    """A line on stderr every ``every`` seconds: episodes done, mean return so far, rate."""
+
+    def __init__(self, every: float = 10.0):
+        self.every, self.start, self.last = every, time.time(), time.time()
+
+    def __call__(self, episodes: list, total: int) -> None:
+        now = time.time()
+        if now - self.last < self.every and len(episodes) < total:
+            return
+        self.last = now
+        rate = len(episodes) / max(now - self.start, 1e-9)
+        print(f"episode {len(episodes)}/{total} | mean return {np.mean([e['return'] for e in episodes]):.2f} "
+              f"| {rate:.2f} episodes/s | ETA {(total - len(episodes)) / rate:.0f}s", file=sys.stderr, flush=True)
+
+
+def build_parser():
+    result = parser("python -m dreamer_lite.evaluate", __doc__.split("\n")[0], epilog="\n".join(__doc__.split("\n")[1:]))
+    result.add_argument("--logdir", help="run folder with config.json and checkpoint.npz")
+    result.add_argument("--policy", default="agent", choices=["agent", *BASELINES],
+                        help="the trained agent of --logdir, or a baseline")
+    result.add_argument("--episodes", type=int, default=50, help="episodes to drive (>= 1)")
+    result.add_argument("--seed", type=int, default=1000, help="env seed of the first episode")
+    result.add_argument("--json", help="write the result to this file")
+    result.add_argument("--media", help="agent only: write rollout.gif, dream.gif and grid.png "
                                         "of the first episode to this folder")
-    args = parser.parse_args(argv)
+    result.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages")
+    return result
+
+
+def check_arguments(cli, args) -> None:
+    """Usage errors, found before any episode runs."""
+    if args.episodes < 1:
+        cli.error(f"--episodes must be at least 1, got {args.episodes}")
+    if args.policy == "agent" and not args.logdir:
+        cli.error("--policy agent needs --logdir RUN (or pick a baseline with --policy)")
+    if args.media and args.policy != "agent":
+        cli.error("--media draws the agent's dream: it needs --policy agent and --logdir")
+    for name, path in (("--json", args.json and Path(args.json).parent),
+                       ("--media", args.media and Path(args.media).parent)):
+        if path and not (path.is_dir() and os.access(path, os.W_OK)):
+            cli.error(f"{name}: the folder {path} does not exist or is not writable")
+
+
+def evaluate_command(argv=None) -> dict:
+    """Parse the arguments, drive the episodes, print (and write) the result; returns it."""
+    cli = build_parser()
+    args = cli.parse_args(argv)
+    check_arguments(cli, args)
     seeds = range(args.seed, args.seed + args.episodes)
-    tf.random.set_seed(args.seed)  # the posterior's latent samples
     if args.policy == "agent":
-        if not args.logdir:
-            parser.error("--policy agent needs --logdir RUN (or pick a baseline with --policy)")
+        import_tensorflow(args.verbose)
+        from .agent import seed_everything
+
         agent, config = load_agent(args.logdir)
+        seed_everything(args.seed)  # the posterior's latent samples
         env, policy = make_env(config), AgentPolicy(agent, greedy=True)
-        result = evaluate(env, policy, seeds, agent, config)
+        result = evaluate(env, policy, seeds, agent, config, report=ProgressLines())
         if args.media:
             write_media(agent.world_model, run_episode(env, policy, args.seed, record=True), args.media)
     else:
         config = load_config(Path(args.logdir) / "config.json") if args.logdir else make_config("cpu")
-        result = evaluate(make_env(config), FixedPolicy(BASELINES[args.policy], args.seed), seeds)
+        result = evaluate(make_env(config), FixedPolicy(BASELINES[args.policy], args.seed), seeds,
+                          report=ProgressLines())
     result.update(policy=args.policy, seed=args.seed, logdir=args.logdir)
-    text = json.dumps(result, indent=2)
+    text = json.dumps(result, indent=2, allow_nan=False)
     print(text)
     if args.json:
         Path(args.json).write_text(text + "\n")
     return result
 
 
+def main(argv=None) -> None:
+    try:
+        evaluate_command(argv)
+    except EXPECTED_ERRORS as error:
+        exit_with_error(error)
+
+
 if __name__ == "__main__":
-    sys.exit(main() and 0)
+    main()

@@ -10,7 +10,8 @@ reward received on that transition; ``terminal_t`` whether x_t ended the episode
 zero and whose reward is 0. An episode of n env steps is n + 1 rows.
 
 Each finished episode is written at once to ``<dir>/<index>-<steps>.npz`` (compressed uint8
-frames; written to a temporary name, then renamed, so a kill never leaves half a file).
+frames; written to a hidden temporary name that the loader never reads, then renamed, so a kill
+never leaves half a file: runs.write_atomic).
 A crash or kill loses at most the unfinished episode. Sequences are drawn uniformly at
 random from the concatenation of all episodes and may cross episode ends: the RSSM resets its
 state where ``is_first`` is set.
@@ -18,14 +19,17 @@ state where ``is_first`` is set.
 
 from __future__ import annotations
 
-import os
+import re
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from .runs import write_atomic
+
 FIELDS = ("image", "action", "reward", "terminal", "is_first")
+EPISODE_NAME = re.compile(r"\d{6}-\d+\.npz")  # <index>-<steps>.npz
 
 
 class Batch(NamedTuple):
@@ -74,7 +78,7 @@ class Replay:
         self.num_rows = 0
         self.num_episodes = 0
         self.env_steps = 0
-        for path in sorted(self.directory.glob("*.npz")):
+        for path in sorted(p for p in self.directory.iterdir() if EPISODE_NAME.fullmatch(p.name)):
             self._append(self._read(path))
 
     @staticmethod
@@ -91,9 +95,7 @@ class Replay:
     def add(self, episode: dict[str, np.ndarray]) -> Path:
         """Save one finished episode to disk, then make it available for sampling."""
         path = self.directory / f"{self.num_episodes:06d}-{len(episode['reward']) - 1}.npz"
-        temporary = path.with_suffix(".tmp.npz")
-        np.savez_compressed(temporary, **episode)
-        os.replace(temporary, path)
+        write_atomic(path, lambda f: np.savez_compressed(f, **episode))
         self._append(episode)
         return path
 

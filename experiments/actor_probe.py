@@ -12,6 +12,7 @@ experiments/results/actor_probe/NAME.csv (rewritten after every evaluation) and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -19,10 +20,11 @@ import numpy as np
 import tensorflow as tf
 
 from dreamer_lite.agent import Agent
-from dreamer_lite.config import ConfigError, load_config, make_config, parse_override
+from dreamer_lite.config import ConfigError, load_config, parse_override
 from dreamer_lite.environment import NUM_ACTIONS, make_env
 from dreamer_lite.evaluate import AgentPolicy, evaluate
 from dreamer_lite.replay import Replay
+from dreamer_lite.runs import load_checkpoint
 
 from car_probe import write_csv  # experiments/ is on the path when this script runs
 
@@ -37,9 +39,9 @@ def probe_agent(run: Path, overrides: dict) -> Agent:
     unknown = sorted(set(overrides) - BEHAVIOUR_KEYS)
     if unknown:
         raise ConfigError(f"{unknown} are not behaviour keys; allowed: {sorted(BEHAVIOUR_KEYS)}")
-    config = make_config("cpu", **{**load_config(run / "config.json").to_dict(), **overrides})
+    config = dataclasses.replace(load_config(run / "config.json"), **overrides)
     trained = Agent(config, NUM_ACTIONS)
-    trained.load(run / "checkpoint.npz")
+    load_checkpoint(trained, run / "checkpoint.npz")
     agent = Agent(config, NUM_ACTIONS)
     for fresh, learned in zip(agent.world_model.weights, trained.world_model.weights):
         fresh.assign(learned)

@@ -24,6 +24,7 @@ by ``--set``. Writes experiments/results/speed_probe/NAME.json (NAME defaults to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -32,10 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 from dreamer_lite.agent import Agent
-from dreamer_lite.config import ConfigError, load_config, make_config, parse_override
+from dreamer_lite.config import ConfigError, load_config, parse_override
 from dreamer_lite.environment import NUM_ACTIONS, make_env
 from dreamer_lite.evaluate import load_agent
 from dreamer_lite.replay import Replay
+from dreamer_lite.runs import load_checkpoint
 from dreamer_lite.rssm import features
 
 HERE = Path(__file__).parent
@@ -47,9 +49,9 @@ def finetuned_agent(run: Path, updates: int, overrides: dict):
     unknown = sorted(set(overrides) - MODEL_LOSS_KEYS)
     if unknown:
         raise ConfigError(f"{unknown} are not world-model loss keys; allowed: {sorted(MODEL_LOSS_KEYS)}")
-    config = make_config("cpu", **{**load_config(run / "config.json").to_dict(), **overrides})
+    config = dataclasses.replace(load_config(run / "config.json"), **overrides)
     agent = Agent(config, NUM_ACTIONS)
-    agent.load(run / "checkpoint.npz")
+    load_checkpoint(agent, run / "checkpoint.npz")
     replay = Replay(run / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed)
     tf.random.set_seed(config.seed)
     start = time.time()

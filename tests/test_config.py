@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from dreamer_lite.config import ConfigError, PRESETS, make_config, parse_override
+from dreamer_lite.config import ConfigError, PRESETS, load_config, make_config, parse_override, resume_config
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_presets_build(preset):
+def test_presets_survive_the_run_folder_round_trip(preset, tmp_path):
     config = make_config(preset)
-    assert config.frame_width % 16 == 0 and config.frame_height % 16 == 0
+    (tmp_path / "config.json").write_text(config.to_json())
+    assert load_config(tmp_path / "config.json") == config
 
 
 def test_gpu_preset_has_paper_sizes():
@@ -58,3 +59,12 @@ def test_cpu_preset_is_the_committed_best_run():
     committed = json.loads((Path(__file__).parents[1] / "book/results/cpu-l/config.json").read_text())
     preset = json.loads(make_config("cpu").to_json())
     assert preset == committed
+
+
+def test_resume_config_allows_schedule_keys_and_refuses_shape_keys():
+    saved = make_config("cpu")
+    config, changes = resume_config(saved, {"total_steps": 40_000, "batch_size": 16})
+    assert config.total_steps == 40_000 and changes == {"total_steps": [28_000, 40_000]}
+    with pytest.raises(ConfigError, match="deter, stoch"):
+        resume_config(saved, {"stoch": 8, "deter": 100})
+    assert resume_config(saved, {"deter": saved.deter})[1] == {}  # same value: no change

@@ -69,6 +69,6 @@ def test_free_nats_remove_gradient_below_threshold():
     post, prior = tf.Variable(np.zeros((2, 4, 3))), tf.Variable(np.full((2, 4, 3), 0.1))
     with tf.GradientTape() as tape:
         loss, kl = kl_balance(post, prior, alpha=0.8, free_nats=1.0)
-    assert np.all(kl.numpy() < 1.0)
+    np.testing.assert_allclose(kl.numpy(), 0.0, atol=1e-12)  # logits shifted by a constant: one distribution
     np.testing.assert_allclose(float(loss), 1.0)
     assert all(np.all(g.numpy() == 0) for g in tape.gradient(loss, [post, prior]))

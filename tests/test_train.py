@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dreamer_lite.agent import Agent, CheckpointError
+from dreamer_lite.agent import Agent
 from dreamer_lite.config import make_config
 from dreamer_lite.environment import NUM_ACTIONS
-from dreamer_lite.evaluate import main as evaluate_main
+from dreamer_lite.evaluate import evaluate_command as evaluate_main
+from dreamer_lite.runs import CheckpointError, load_checkpoint, save_checkpoint
 from dreamer_lite.train import updates_due
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -121,7 +122,7 @@ def test_sigkill_then_resume_keeps_every_finished_episode(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     episodes_before = sorted(p.name for p in (logdir / "episodes").glob("*.npz"))
-    assert episodes_before and not list((logdir / "episodes").glob("*.tmp.npz"))
+    assert episodes_before and not list((logdir / "episodes").glob(".*.tmp"))
     checkpointed = json.loads(progress.read_text())
     replay_steps = _episode_steps(logdir)
     # smoke preset: prefill 60, train_every 4 -> an update at steps 60, 64, 68, ...
@@ -129,7 +130,7 @@ def test_sigkill_then_resume_keeps_every_finished_episode(tmp_path):
     assert owed > 0, (replay_steps, checkpointed)  # the kill did lose updates
     result = run_train("--logdir", str(logdir), "--resume", "--set", "total_steps=400")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"caught up {owed} updates" in result.stdout
+    assert f"caught up {owed} updates" in result.stdout, result.stdout
     assert json.loads(progress.read_text())["updates"] == 400 // 4 - 59 // 4
     episodes_after = {p.name for p in (logdir / "episodes").glob("*.npz")}
     assert set(episodes_before) <= episodes_after
@@ -142,34 +143,26 @@ def _episode_steps(logdir):
     return sum(int(p.stem.split("-")[1]) for p in (logdir / "episodes").glob("*.npz") if ".tmp" not in p.name)
 
 
-def test_bad_config_key_on_the_command_line(tmp_path):
-    result = run_train("--preset", "smoke", "--logdir", str(tmp_path / "x"), "--set", "batchsize=3")
-    assert result.returncode != 0 and "unknown config key 'batchsize'" in result.stderr
-
-
-def test_refuses_to_overwrite_a_run_without_resume(smoke_run):
-    logdir, _ = smoke_run
-    result = run_train("--preset", "smoke", "--logdir", str(logdir))
-    assert result.returncode != 0 and "--resume" in result.stderr
-
-
 def test_corrupt_and_mismatched_checkpoints_are_named(tmp_path):
     config = make_config("smoke")
     agent = Agent(config, NUM_ACTIONS)
     path = tmp_path / "checkpoint.npz"
     path.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="unreadable"):
-        agent.load(path)
-    Agent(make_config("smoke", deter=48), NUM_ACTIONS).save(path)
+        load_checkpoint(agent, path)
+    save_checkpoint(Agent(make_config("smoke", deter=48), NUM_ACTIONS), path)
+    before = [w.numpy().copy() for w in agent.world_model.weights]
     with pytest.raises(CheckpointError, match="another config"):
-        agent.load(path)
+        load_checkpoint(agent, path)
+    for old, new in zip(before, agent.world_model.weights):  # nothing assigned before the check
+        np.testing.assert_array_equal(old, new.numpy())
 
 
 def test_checkpoint_round_trip_restores_weights(tmp_path):
     config = make_config("smoke")
     first, second = Agent(config, NUM_ACTIONS), Agent(config, NUM_ACTIONS)
-    first.save(tmp_path / "c.npz")
-    second.load(tmp_path / "c.npz")
+    save_checkpoint(first, tmp_path / "c.npz")
+    load_checkpoint(second, tmp_path / "c.npz")
     for a, b in zip(first.world_model.weights, second.world_model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
