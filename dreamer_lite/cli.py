@@ -18,12 +18,20 @@ from .runs import RunFolderError
 EXPECTED_ERRORS = (ConfigError, RunFolderError, ReplayError, BlankFrameError, UnknownEnvError, OSError)
 
 
+class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help that shows every default and keeps the epilog's line breaks."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors in two lines (the problem, then where to look), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n(`{self.prog} --help` lists every option)\n")
+
+
 def parser(prog: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
     """An argument parser that shows defaults, keeps the epilog's layout and has --version."""
-    class Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-        pass
-
-    result = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog, formatter_class=Formatter)
+    result = Parser(prog=prog, description=description, epilog=epilog, formatter_class=Formatter)
     result.add_argument("--version", action="version", version=f"dreamer_lite {__version__}")
     return result
 

@@ -14,6 +14,7 @@ values raise :class:`ConfigError` with a message that names the key and says wha
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import json
 import re
@@ -121,11 +122,17 @@ def make_config(preset: str = "cpu", **overrides) -> Config:
     """Build a preset and apply ``overrides``; unknown presets or keys raise ConfigError."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    unknown = sorted(set(overrides) - set(_FIELDS))
-    if unknown:
-        raise ConfigError(
-            f"unknown config key(s) {unknown}; valid keys are: {', '.join(sorted(_FIELDS))}")
+    for key in overrides:
+        check_key(key)
     return Config(**{**PRESETS[preset], **overrides})
+
+
+def check_key(key: str) -> None:
+    """Refuse an unknown config key, suggesting the closest known one."""
+    if key not in _FIELDS:
+        close = difflib.get_close_matches(key, _FIELDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"unknown config key {key!r}{hint}; `--help` lists every key")
 
 
 # Keys a resumed run may not change: they set the shape of a weight, or what the frames in its
@@ -171,9 +178,7 @@ def parse_override(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} is not of the form key=value (e.g. batch_size=8)")
     key, raw = text.split("=", 1)
-    if key not in _FIELDS:
-        raise ConfigError(
-            f"unknown config key {key!r}; valid keys are: {', '.join(sorted(_FIELDS))}")
+    check_key(key)
     kind = type(_FIELDS[key].default)
     try:
         if kind is bool:

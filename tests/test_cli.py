@@ -265,5 +265,5 @@ def test_same_seed_same_first_updates_other_seed_others(tmp_path):
         rows = (tmp_path / name / "metrics.csv").read_text().splitlines()
         header = rows[0].split(",")
         losses[name] = np.array([float(row.split(",")[header.index("wm/loss")]) for row in rows[1:]])
-    np.testing.assert_allclose(losses["a"], losses["b"], rtol=1e-5)
-    assert not np.allclose(losses["a"], losses["c"], rtol=1e-3)
+    np.testing.assert_allclose(losses["a"], losses["b"], rtol=0, atol=1e-3)
+    assert np.abs(losses["a"] - losses["c"]).max() > 0.1, (losses["a"], losses["c"])  # ~3800 each
