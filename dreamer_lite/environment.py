@@ -151,15 +151,20 @@ def render_with(env: PixelHighway, vehicles) -> np.ndarray:
         base.road.vehicles = everyone
 
 
-def make_env(config) -> PixelHighway:
-    """Make ``config.env_id`` with our observation; a bad id raises UnknownEnvError, which says so."""
+def check_env_id(env_id: str) -> None:
+    """Raise UnknownEnvError, naming the registered highway-env ids, if gymnasium lacks ``env_id``."""
     import highway_env  # noqa: F401  (registers the highway-env ids with gymnasium)
 
-    known = [name for name in gym.registry if name.startswith(("highway", "merge", "roundabout"))]
-    if config.env_id not in gym.registry:
+    if env_id not in gym.registry:
+        known = [name for name in gym.registry if name.startswith(("highway", "merge", "roundabout"))]
         raise UnknownEnvError(
-            f"unknown environment id {config.env_id!r}. dreamer_lite drives highway-env tasks; "
+            f"unknown environment id {env_id!r}. dreamer_lite drives highway-env tasks; "
             f"registered ones include {sorted(known)[:8]}. Set env_id=highway-fast-v0 (the default).")
+
+
+def make_env(config) -> PixelHighway:
+    """Make ``config.env_id`` with our observation; a bad id raises UnknownEnvError, which says so."""
+    check_env_id(config.env_id)
     with silenced_stderr():  # SDL's "XDG_RUNTIME_DIR is invalid" on machines without a desktop
         env = gym.make(config.env_id, config={"observation": observation_config(config)})
     return PixelHighway(env, config.supersample, config.speedometer)

@@ -39,7 +39,7 @@ import numpy as np
 
 from .cli import EXPECTED_ERRORS, exit_with_error, parser
 from .config import PRESETS, ConfigError, config_help, load_config, make_config, parse_override, resume_config
-from .environment import NUM_ACTIONS, make_env
+from .environment import NUM_ACTIONS, check_env_id, make_env
 from .evaluate import AgentPolicy, FixedPolicy, evaluate
 from .quiet import import_tensorflow
 from .replay import EpisodeRecorder, Replay
@@ -171,6 +171,7 @@ def train(config, logdir, resume: bool = False, echo=print, stop=None, config_ch
     Everything is checked (checkpoint, episodes, environment) before anything is written.
     ``stop`` (a StopSignals) ends the run at a safe point with a checkpoint and raises Stopped.
     """
+    env, eval_env = make_env(config), make_env(config)  # an unknown env id fails here, at once
     import_tensorflow()
     from .agent import Agent, seed_everything  # TensorFlow: after the arguments were checked
 
@@ -179,7 +180,6 @@ def train(config, logdir, resume: bool = False, echo=print, stop=None, config_ch
     agent = Agent(config, NUM_ACTIONS)
     previous = resume_checks(agent, logdir, echo) if resume else {}
     replay = Replay(logdir / "episodes", config.seq_len, NUM_ACTIONS, seed=config.seed)
-    env, eval_env = make_env(config), make_env(config)
     collector = Collector(env, replay, AgentPolicy(agent, greedy=False, epsilon=config.explore_epsilon,
                                                    seed=config.seed), config)
     collector.start_episode(replay.env_steps)  # a blank-frame or env error shows here, before writing
@@ -411,7 +411,9 @@ def setup_config(logdir: Path, preset: str | None, overrides: dict, resume: bool
     if (logdir / "checkpoint.npz").exists() or any((logdir / "episodes").glob("*.npz")):
         raise RunFolderError(f"{logdir} already holds a run: pass --resume to continue it, "
                              "or choose a new --logdir")
-    return make_config(preset or "cpu", **overrides), {}
+    config = make_config(preset or "cpu", **overrides)
+    check_env_id(config.env_id)
+    return config, {}
 
 
 def load_config_checked(path: Path):
