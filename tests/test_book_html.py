@@ -127,6 +127,10 @@ def test_math_is_typeset(built, page):
         assert "$" not in formula, f"{page}: `$` inside math: {formula[:120]}"
         assert formula[:2] in ("\\(", "\\[") or formula.startswith("\\begin"), \
             f"{page}: math element without MathJax delimiters: {formula[:120]}"
+        # `\begin{aligned}` or `\\` followed by `[`: LaTeX reads the bracket as an optional
+        # argument and the text in it disappears (write `{[r, c, u]}`)
+        swallowed = re.search(r"(\\begin\{\w+\*?\}|\\\\)\s*\[", formula)
+        assert not swallowed, f"{page}: `{swallowed.group(0)}` eats the bracket that follows: {formula[:120]}"
 
 
 def test_repository_button(built):
