@@ -9,6 +9,7 @@ a fresh kernel with cell tags ignored, as Colab runs it, and without the solutio
 reader runs it: it must reach the end with no error, and every exercise must say NOT DONE YET.
 """
 
+import base64
 import json
 import os
 import re
@@ -89,3 +90,22 @@ def test_run_all_as_in_colab(path, monkeypatch):
     for _, name in exercises(path):
         assert f"NOT DONE YET: {name}." in printed, f"{name}: no NOT DONE YET"
         assert f"PASS: {name}" not in printed, f"{name}: passed without an answer"
+
+
+def _png_size(data: str) -> tuple[int, int]:
+    header = base64.b64decode(data[:44])
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_figure_shown_twice_in_a_cell(path):
+    """A figure saved to a file and displayed, while matplotlib still holds it open, shows twice:
+    two images of (nearly) the same size in one cell's outputs."""
+    for i, cell in enumerate(cells(path)):
+        sizes = [_png_size(output["data"]["image/png"]) for output in cell.get("outputs", [])
+                 if "image/png" in output.get("data", {})]
+        for a in range(len(sizes)):
+            for b in range(a + 1, len(sizes)):
+                (wa, ha), (wb, hb) = sizes[a], sizes[b]
+                assert not (abs(wa - wb) <= 0.02 * wa and abs(ha - hb) <= 0.02 * ha), \
+                    f"cell {i}: two images of {sizes[a]} and {sizes[b]} px: one figure shown twice?"
