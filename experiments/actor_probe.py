@@ -26,7 +26,7 @@ from dreamer_lite.evaluate import AgentPolicy, evaluate
 from dreamer_lite.replay import Replay
 from dreamer_lite.runs import load_checkpoint
 
-from car_probe import write_csv  # experiments/ is on the path when this script runs
+from common import write_csv  # experiments/ is on the path when this script runs
 
 HERE = Path(__file__).parent
 BEHAVIOUR_KEYS = {"horizon", "gamma", "lambda_", "actor_entropy", "actor_grad_rho", "actor_unimix",

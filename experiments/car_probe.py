@@ -12,7 +12,6 @@ Writes experiments/results/car_probe/NAME.csv (one row per evaluation) and print
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from dreamer_lite.environment import NUM_ACTIONS, make_env
 from dreamer_lite.evaluate import FixedPolicy, car_pixel_errors, road_gray, run_episode
 from dreamer_lite.replay import EpisodeRecorder, Replay
 from dreamer_lite.world_model import WorldModel
+
+from common import write_csv  # experiments/ is on the path when this script runs
 
 HERE = Path(__file__).parent
 ACTION_PROBS = [0.1, 0.3, 0.1, 0.2, 0.3]  # random, tilted toward IDLE/SLOWER so episodes last
@@ -97,15 +98,6 @@ def main() -> None:
                   f"image mse {row['image_mse']:.5f} kl {row['kl']:.2f} "
                   f"({(time.time() - start) / update:.2f} s/update)", flush=True)
     write_csv(out / f"{args.name}.csv", rows, " ".join(args.set))
-
-
-def write_csv(path: Path, rows: list[dict], settings: str) -> None:
-    """One row per evaluation, plus the command-line settings in every row."""
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["settings"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "settings": settings})
 
 
 if __name__ == "__main__":

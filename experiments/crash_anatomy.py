@@ -29,49 +29,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from dreamer_lite.environment import ACTION_NAMES, LANE_HALF_WIDTH, car_ahead, make_env
+from dreamer_lite.environment import make_env
 from dreamer_lite.evaluate import AgentPolicy, episode_batch, load_agent
 from dreamer_lite.rssm import features
 
+from common import drive  # experiments/ is on the path when this script runs
+
 HERE = Path(__file__).parent
 DREAM_LEADS = (1, 2, 3, 5)  # dream from this many steps before the crash
-
-
-def lead_car(env) -> tuple[float, float] | None:
-    """(gap in metres between centres, speed) of the nearest car ahead in the ego's lane."""
-    car = car_ahead(env, max_ahead=np.inf)
-    if car is None:
-        return None
-    return float(car.position[0] - env.unwrapped.vehicle.position[0]), float(car.speed)
-
-
-def crash_kind(env) -> str:
-    ego = env.unwrapped.vehicle
-    others = [car for car in env.unwrapped.road.vehicles if car is not ego and car.crashed]
-    if not others:
-        return "off road"
-    dx, dy = min((car.position - ego.position for car in others), key=lambda d: abs(d[0]))
-    if abs(dy) >= LANE_HALF_WIDTH:
-        return "side"
-    return "rear-end" if dx > 0 else "from behind"
-
-
-def drive(env, policy, seed: int) -> dict:
-    """One greedy episode with frames, actions and per-step lane, speed and lead car."""
-    frame, _ = env.reset(seed=seed)
-    policy.reset()
-    frames, steps, done = [frame], [], False
-    while not done:
-        action = policy(frame)
-        step = {"action": ACTION_NAMES[action], "lane": int(env.unwrapped.vehicle.lane_index[2]),
-                "speed": round(float(env.unwrapped.vehicle.speed), 1), "lead": lead_car(env)}
-        frame, _, terminated, truncated, info = env.step(action)
-        frames.append(frame)
-        steps.append(step | {"action_index": action})
-        done = terminated or truncated
-    return {"seed": seed, "frames": np.stack(frames), "steps": steps,
-            "actions": np.array([s["action_index"] for s in steps]),
-            "crashed": bool(info["crashed"]), "kind": crash_kind(env) if info["crashed"] else None}
 
 
 def observe(world_model, episode: dict):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from crash_anatomy import drive
+from common import drive
 
 from dreamer_lite.environment import ACTION_NAMES, NUM_ACTIONS, make_env
 from dreamer_lite.evaluate import AgentPolicy, load_agent

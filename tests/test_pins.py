@@ -7,7 +7,7 @@ import tensorflow as tf
 from dreamer_lite.agent import Agent, seed_everything
 from dreamer_lite.config import make_config
 from dreamer_lite.environment import NUM_ACTIONS
-from dreamer_lite.rssm import RSSM, State, features
+from dreamer_lite.rssm import RSSM, State
 
 from test_returns import numpy_lambda_return
 
