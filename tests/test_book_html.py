@@ -16,8 +16,11 @@ HTML = ROOT / "_build" / "html"
 
 
 def chapters():
+    """The notebook chapters of _toc.yml (the .md pages, references and appendices, have no
+    Colab button and need no figure)."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
+    files = [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
+    return [name for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 
 @pytest.fixture(scope="module")
