@@ -11,8 +11,8 @@ order, with ``v`` the ego's speed and ``u`` the speed of the car ahead:
 
 1. **Brake or escape** when the gap ahead is shorter than ``safe_gap(v, u) = headway * v +
    closing_time * max(0, v - u)`` metres: move to a neighbouring lane that is open (room ahead
-   for a safe gap at the current speed, room behind for the car there to keep its distance),
-   preferring the right one; with neither open, SLOWER.
+   for that gap with the shorter ``escape_headway``, room behind for the car there to keep its
+   distance: :func:`is_open`), preferring the right one; with neither open, SLOWER.
 2. **Keep right**: move right when the right lane is open and gives at least as much room ahead
    as the own lane (room counts up to ``free_gap``: a longer gap is as good as an empty lane).
 3. **Overtake**: when the gap ahead is shorter than ``free_gap`` and the left lane is open with
@@ -20,11 +20,12 @@ order, with ``v`` the ego's speed and ``u`` the speed of the car ahead:
 4. **Speed up** when the gap would still be safe at 5 m/s more (and the ego is below 30 m/s);
    otherwise IDLE.
 
-While a lane change is under way (the ego is between lanes) it only keeps its speed, brakes by
-rule 1, or speeds up by rule 4: no new lane change. The thresholds (:class:`Rules`) were tuned
-on training-range seeds 10,000,000-10,000,039, never on evaluation seeds; the tuning record and
-the evaluation commands are in ``book/results/baselines/COMMAND``
-(``experiments/scripted_eval.py`` runs it).
+While a lane change is under way (the lane the ego is in is not yet the lane it steers to), both
+lanes count as its own, the tighter gap of the two deciding, and it starts no new lane change.
+
+The thresholds (:class:`Rules`) were tuned on training-range seeds 10,000,000-10,000,039, never
+on evaluation seeds; the tuning record and the evaluation commands are in
+``book/results/baselines/COMMAND`` (``experiments/scripted_eval.py`` runs the evaluation).
 """
 
 from __future__ import annotations
