@@ -5,7 +5,8 @@
 
 The agent drives with its policy's mode (no sampling of actions; its posterior latents are still
 sampled, so TensorFlow is seeded with ``--seed`` and the same command gives the same numbers).
-``--policy random|idle|slower`` runs the baselines through the same code. Episode i uses env seed
+``--policy random|idle|slower|scripted`` runs the baselines through the same code (``scripted``
+is the privileged driver of scripted.py, which reads the simulator's state instead of pixels). Episode i uses env seed
 ``seed + i``; training episodes use seeds from 10^7 up (see train.py), so any seed below that is
 held out.
 
@@ -31,8 +32,9 @@ from .environment import NUM_ACTIONS, make_env, other_car_mask
 from .replay import Batch
 from .quiet import import_tensorflow
 from .runs import load_checkpoint, read_json
+from .scripted import ScriptedPolicy
 
-BASELINES = {"random": None, "idle": 1, "slower": 4}
+BASELINES = {"random": None, "idle": 1, "slower": 4, "scripted": "reads the simulator"}
 
 
 class AgentPolicy:
@@ -68,6 +70,12 @@ class FixedPolicy:
 
     def __call__(self, frame: np.ndarray) -> int:
         return int(self.rng.integers(NUM_ACTIONS)) if self.action is None else self.action
+
+
+def baseline_policy(name: str, env, seed: int):
+    """A baseline by name: ``scripted`` (the privileged driver of scripted.py, which reads the
+    simulator's state) or one of the fixed policies."""
+    return ScriptedPolicy(env) if name == "scripted" else FixedPolicy(BASELINES[name], seed)
 
 
 def run_episode(env, policy, seed: int, record: bool = False) -> dict:
@@ -256,8 +264,8 @@ def evaluate_command(argv=None) -> dict:
             write_media(agent.world_model, run_episode(env, policy, args.seed, record=True), args.media)
     else:
         config = load_config(Path(args.logdir) / "config.json") if args.logdir else make_config("cpu")
-        result = evaluate(make_env(config), FixedPolicy(BASELINES[args.policy], args.seed), seeds,
-                          report=ProgressLines())
+        env = make_env(config)
+        result = evaluate(env, baseline_policy(args.policy, env, args.seed), seeds, report=ProgressLines())
     result.update(policy=args.policy, seed=args.seed, logdir=args.logdir)
     text = json.dumps(result, indent=2, allow_nan=False)
     print(text)

@@ -25,7 +25,7 @@ lanes count as its own, the tighter gap of the two deciding, and it starts no ne
 
 The thresholds (:class:`Rules`) were tuned on training-range seeds 10,000,000-10,000,039, never
 on evaluation seeds; the tuning record and the evaluation commands are in
-``book/results/baselines/COMMAND`` (``experiments/scripted_eval.py`` runs the evaluation).
+``book/results/baselines/COMMAND`` (``python -m dreamer_lite.evaluate --policy scripted`` runs the evaluation).
 """
 
 from __future__ import annotations
