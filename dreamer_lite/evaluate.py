@@ -171,6 +171,8 @@ def write_media(world_model, episode: dict, directory, context: int = 5) -> list
     """For one recorded episode write ``rollout.gif`` (what the agent saw), ``dream.gif``
     (real frames above the world model's open-loop dream after ``context`` observed frames) and
     ``grid.png`` (rows: real | reconstruction | dream)."""
+    import matplotlib.pyplot as plt
+
     from .plots import image_grid, save_gif
 
     directory = Path(directory)
@@ -187,6 +189,7 @@ def write_media(world_model, episode: dict, directory, context: int = 5) -> list
     figure = image_grid({"real": real[steps], "reconstruction": recon[steps], "dream": dream[steps]},
                         title=f"open-loop dream after {context} observed frames")
     figure.savefig(directory / "grid.png", dpi=100)
+    plt.close(figure)  # saved, not shown: a notebook would otherwise draw it a second time
     return [directory / name for name in ("rollout.gif", "dream.gif", "grid.png")]
 
 
