@@ -85,3 +85,13 @@ def _leaves(value) -> list:
 def _fail(name: str, reason: str) -> None:
     print(f"FAIL: {name}: {reason}")
     raise AssertionError(f"{name}: {reason}")
+
+
+def check_choice(name: str, answer, expected, explanation: str) -> None:
+    """PASS if a multiple-choice ``answer`` (a letter, word or number) is ``expected``; otherwise
+    print FAIL with the ``explanation`` and raise ``AssertionError``."""
+    normalise = lambda value: value.strip().lower() if isinstance(value, str) else value
+    if normalise(answer) != normalise(expected):
+        print(f"FAIL: {name}: you chose {answer!r}.\n  Why not: {explanation}")
+        raise AssertionError(f"{name}: chose {answer!r}")
+    print(f"PASS: {name}: {explanation}")
