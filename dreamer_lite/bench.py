@@ -2,6 +2,7 @@
 
     python -m dreamer_lite.bench --preset cpu
     python -m dreamer_lite.bench --preset cpu --compare e4eda8a --json bench.json
+    python -m dreamer_lite.bench --preset cpu --compare e4eda8a --set precision=float32
     python -m dreamer_lite.bench --preset gpu --quick          # the GPU check (experiments/gpu_bench.sh)
 
 Everything is measured in one process, so every number can be read against the others:
@@ -164,12 +165,11 @@ class Subject:
     next call (about one call in twenty, which the median leaves out).
     """
 
-    def __init__(self, label: str, package: SimpleNamespace, preset: str, episodes: Path,
+    def __init__(self, label: str, package: SimpleNamespace, config, episodes: Path,
                  workdir: Path, batches: list, seed: int = 0):
         import tensorflow as tf
 
-        self.label, self.package = label, package
-        self.config = package.config.make_config(preset)
+        self.label, self.package, self.config = label, package, config
         self.num_actions = package.environment.NUM_ACTIONS
         tf.random.set_seed(seed)
         self.agent = package.agent.Agent(self.config, self.num_actions)
@@ -242,9 +242,8 @@ class Subject:
             self._start_episode()
 
 
-def random_episodes(package: SimpleNamespace, preset: str, directory: Path, min_steps: int) -> None:
+def random_episodes(package: SimpleNamespace, config, directory: Path, min_steps: int) -> None:
     """Random-policy episodes (at least ``min_steps`` env steps) saved as replay files."""
-    config = package.config.make_config(preset)
     env = package.environment.make_env(config)
     replay = package.replay.Replay(directory, config.seq_len, package.environment.NUM_ACTIONS)
     rng = np.random.default_rng(0)
@@ -410,21 +409,23 @@ def run(args) -> dict:
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory(prefix="dreamer_bench_") as temp:
         temp = Path(temp)
-        packages = []
+        this = import_package(root, "dreamer_lite")
+        overrides = dict(this.config.parse_override(text) for text in args.set)
+        config = this.config.make_config(args.preset, **overrides)
+        packages = [(" ".join(["this tree", *args.set]), this, config)]
         if args.compare:
             tree = worktree(args.compare, temp / "tree")
-            packages.append((args.compare, import_package(tree, "dreamer_lite_compared")))
-        packages.append(("this tree", import_package(root, "dreamer_lite")))
+            other = import_package(tree, "dreamer_lite_compared")
+            packages.insert(0, (args.compare, other, other.config.make_config(args.preset)))
         try:
             progress("random episodes for the replay")
-            config = packages[-1][1].config.make_config(args.preset)
-            random_episodes(packages[-1][1], args.preset, temp / "episodes", 4 * config.seq_len)
-            progress("building the agents")
-            replay = packages[-1][1].replay.Replay(temp / "episodes", config.seq_len,
-                                                   packages[-1][1].environment.NUM_ACTIONS)
+            random_episodes(this, config, temp / "episodes", 4 * config.seq_len)
+            replay = this.replay.Replay(temp / "episodes", config.seq_len, this.environment.NUM_ACTIONS)
             batches = [replay.sample(config.batch_size) for _ in range(4)]
-            subjects = [Subject(label, package, args.preset, temp / "episodes", temp / f"replay{i}", batches)
-                        for i, (label, package) in enumerate(packages)]
+            progress("building the agents")
+            subjects = [Subject(label, package, package_config, temp / "episodes", temp / f"replay{i}",
+                                batches)
+                        for i, (label, package, package_config) in enumerate(packages)]
             report = {"preset": args.preset, "machine": machine(), "load_average_start": os.getloadavg(),
                       "repeats": repeats}
             progress("matmul peak")
@@ -450,6 +451,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--preset", default="cpu", help="smoke | cpu (default) | gpu")
     parser.add_argument("--compare", metavar="REV", help="also measure git revision REV, alternating")
     parser.add_argument("--json", metavar="OUT", help="write the full report (every timing) here")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="override fields of this tree's config (not --compare's); the batch "
+                             "shape must stay the same")
     parser.add_argument("--repeats", type=int, help="timed calls per update measurement")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a short GPU check)")
     args = parser.parse_args(argv)
