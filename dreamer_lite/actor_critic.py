@@ -85,11 +85,15 @@ class ActorCritic(keras.layers.Layer):
         baseline = self.value(sg(feat[:-1]))
         scale = self._return_scale(returns) if cfg.return_norm else 1.0
         advantage = sg(returns - baseline) / scale
-        reinforce = policy.log_prob(sg(actions)) * advantage
-        dynamics = returns / scale
         entropy = policy.entropy()
-        objective = cfg.actor_grad_rho * reinforce + (1.0 - cfg.actor_grad_rho) * dynamics
-        loss = -tf.reduce_mean(weights * (objective + cfg.actor_entropy * entropy))
+        objective = cfg.actor_entropy * entropy
+        # A term of weight 0 is left out: 0 * dynamics would still make TensorFlow
+        # back-propagate through the whole imagination rollout.
+        if cfg.actor_grad_rho > 0:  # REINFORCE
+            objective += cfg.actor_grad_rho * policy.log_prob(sg(actions)) * advantage
+        if cfg.actor_grad_rho < 1:  # dynamics backpropagation
+            objective += (1.0 - cfg.actor_grad_rho) * returns / scale
+        loss = -tf.reduce_mean(weights * objective)
         return loss, {"actor_entropy": tf.reduce_mean(entropy), "advantage": tf.reduce_mean(advantage),
                       "return_scale": tf.convert_to_tensor(scale, tf.float32)}
 
