@@ -26,6 +26,8 @@ as a moving average, so the entropy bonus means the same at any reward scale.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -34,6 +36,17 @@ from .distributions import OneHotDist, mix_uniform, unit_normal
 from .networks import MLP
 from .returns import lambda_return
 from .rssm import State, features
+
+
+class Dream(NamedTuple):
+    """Dreams from N start states, time-major, with everything both losses need."""
+
+    feat: tf.Tensor  # (H+1, N, F)  features of s_0 .. s_H
+    actions: tf.Tensor  # (H, N, A)  a_t, taken in s_t (one-hot, straight-through)
+    reward: tf.Tensor  # (H, N)  r_t = E[reward | s_{t+1}]
+    discount: tf.Tensor  # (H, N)  g_t = gamma * P(continue | s_{t+1})
+    returns: tf.Tensor  # (H, N)  lambda-returns R_t
+    weights: tf.Tensor  # (H, N)  w_t, stop-gradient
 
 
 class ActorCritic(keras.layers.Layer):
@@ -58,11 +71,9 @@ class ActorCritic(keras.layers.Layer):
         for slow, fast in zip(self.slow_critic.weights, self.critic.weights):
             slow.assign(fast)
 
-    def imagine_returns(self, world_model, start: State, start_terminal):
-        """Dream from ``start`` (N, ...) and compute what both losses need.
-
-        Returns feat (H+1, N, F), actions (H, N, A), returns R (H, N), weights w (H, N).
-        """
+    def imagine_returns(self, world_model, start: State, start_terminal) -> Dream:
+        """Dream from ``start`` (N, ...) and compute what both losses need (a :class:`Dream`);
+        ``start_terminal`` (N,) is 1 where the start state is a crash."""
         cfg = self.config
         states, actions = world_model.rssm.imagine(self.policy, start, cfg.horizon)
         feat = features(states)  # (H+1, N, F)
@@ -72,7 +83,7 @@ class ActorCritic(keras.layers.Layer):
         returns = lambda_return(reward, value_slow[:-1], discount, value_slow[-1], cfg.lambda_)
         alive = 1.0 - start_terminal  # (N,)
         weights = tf.math.cumprod(tf.concat([alive[None], discount[:-1]], 0), 0)  # (H, N)
-        return feat, actions, returns, tf.stop_gradient(weights)
+        return Dream(feat, actions, reward, discount, returns, tf.stop_gradient(weights))
 
     def actor_loss(self, feat, actions, returns, weights):
         """REINFORCE/dynamics mix with entropy bonus; feat (H+1, N, F). Returns (loss, metrics).

@@ -19,9 +19,8 @@ def test_actor_loss_reaches_the_world_model_only_through_a_nonzero_dynamics_term
     post, _ = world_model.rssm.observe(world_model.encoder(batch.image), batch.action, batch.is_first)
     start = tf.nest.map_structure(lambda x: tf.reshape(x, [-1, *x.shape[2:]]), post)  # (B*T, ...)
     with tf.GradientTape() as tape:
-        feat, actions, returns, weights = actor_critic.imagine_returns(
-            world_model, start, tf.zeros([start.deter.shape[0]]))
-        loss, _ = actor_critic.actor_loss(feat, actions, returns, weights)
+        dream = actor_critic.imagine_returns(world_model, start, tf.zeros([start.deter.shape[0]]))
+        loss, _ = actor_critic.actor_loss(dream.feat, dream.actions, dream.returns, dream.weights)
     model_variables = world_model.rssm.trainable_variables + world_model.reward_head.trainable_variables
     model_grads = tape.gradient(loss, model_variables)
     assert all(g is None for g in model_grads) == (rho == 1.0)
