@@ -76,6 +76,8 @@ def op_flops(op) -> int:
     ``Conv2DBackpropInput`` is also the forward pass of a transposed convolution; its "dy" is
     then the transposed convolution's input. Shapes must be fully known.
     """
+    if op.type in DENSE_OPS and not all(t.shape.is_fully_defined() for t in [*op.inputs, *op.outputs]):
+        raise ValueError(f"{op.name} ({op.type}) has shapes unknown at trace time")
     if op.type == "MatMul":
         a = op.inputs[0].shape
         inner = a[0] if op.get_attr("transpose_a") else a[1]
@@ -96,31 +98,36 @@ def op_flops(op) -> int:
     return 0
 
 
-def dense_flops(graph) -> int:
-    """FLOPs of all matmuls and convolutions in a traced graph (``concrete_function.graph``),
-    including the functions it calls (a nested ``tf.function``, a branch of ``tf.cond``: both
-    branches are counted, an upper bound).
+def graph_ops(graph):
+    """Every op of a traced graph (``concrete_function.graph``) and of the functions it calls
+    (a nested ``tf.function``; both branches of a ``tf.cond``, an upper bound).
 
     Loops count by their trip count: the RSSM's ``observe`` and ``imagine`` are Python loops,
     unrolled when traced, so every step is its own ops. A ``tf.while_loop`` would hide its trip
     count from a static count, so a graph with one is refused.
     """
-    total = 0
     for op in graph.get_operations():
         if op.type in LOOP_OPS:
             raise ValueError(f"{op.name} is a tf.while_loop: a static count cannot know its trip count")
-        if op.type in DENSE_OPS:
-            if not all(t.shape.is_fully_defined() for t in list(op.inputs) + list(op.outputs)):
-                raise ValueError(f"{op.name} ({op.type}) has shapes unknown at trace time")
-            total += op_flops(op)
+        yield op
         for attr in ("f", "then_branch", "else_branch", "branches"):
             try:
                 value = op.get_attr(attr)
             except ValueError:
                 continue
             for function in value if isinstance(value, list) else [value]:
-                total += dense_flops(graph._get_function(function.name).graph)
-    return total
+                yield from graph_ops(graph._get_function(function.name).graph)
+
+
+def dense_flops(graph) -> int:
+    """FLOPs of all matmuls and convolutions in a traced graph (:func:`op_flops`)."""
+    return sum(op_flops(op) for op in graph_ops(graph))
+
+
+def kernel_count(graph) -> int:
+    """Ops that run a kernel at every call: all but constants, placeholders and no-ops. On a
+    GPU each is at least one kernel launch (some microseconds), however small its tensors."""
+    return sum(op.type not in ("Const", "Placeholder", "NoOp") for op in graph_ops(graph))
 
 
 def matmul_peak(dtype, sizes, repeats: int = 10) -> dict:
@@ -307,10 +314,11 @@ def measure(subjects: list, repeats: dict) -> list[dict]:
         every = subject.config.train_every
         cycle = every * (median["wrapped_env_step"] + median["act"]) + median["replay_sample"] \
             + median["train_step"]
-        gflop = {kind: dense_flops(subject.traced_graph(kind)) / 1e9
-                 for kind in ("pretrain_step", "train_step")}
+        graphs = {kind: subject.traced_graph(kind) for kind in ("pretrain_step", "train_step")}
+        gflop = {kind: dense_flops(graph) / 1e9 for kind, graph in graphs.items()}
         result.update(
             median_s=median, gflop=gflop, train_every=every,
+            kernels={kind: kernel_count(graph) for kind, graph in graphs.items()},
             achieved_gflop_per_s={"pretrain_step": gflop["pretrain_step"] / median["world_model_update"],
                                   "train_step": gflop["train_step"] / median["train_step"]},
             implied_env_steps_per_s=every / cycle,
@@ -366,6 +374,7 @@ def table(report: dict) -> str:
     for kind in ("pretrain_step", "train_step"):
         add(f"GFLOP per {kind} (matmuls + convs)", [number(r["gflop"][kind]) for r in runs],
             f"gflop_{kind}")
+    add("ops (kernels) per train_step", [str(r["kernels"]["train_step"]) for r in runs])
     for name, text in TIME_ROWS:
         add(f"{text}, ms", [number(1000 * r["median_s"][name]) for r in runs], name)
     for kind in ("pretrain_step", "train_step"):

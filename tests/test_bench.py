@@ -29,6 +29,17 @@ def test_dense_flops_counts_matmuls_by_loop_steps_and_convolutions_with_their_gr
     assert bench.dense_flops(graph) == matmuls + 3 * conv  # forward, d/dx, d/dkernel
 
 
+def test_dense_flops_counts_inside_nested_functions():
+    inner = tf.function(lambda a: a @ a)
+
+    @tf.function
+    def outer(a):
+        return inner(a) + inner(2 * a)
+
+    graph = outer.get_concrete_function(tf.zeros([6, 6])).graph
+    assert bench.dense_flops(graph) == 2 * (2 * 6 * 6 * 6)
+
+
 def test_dense_flops_refuses_a_while_loop():
     @tf.function
     def loop(a):
