@@ -53,9 +53,8 @@ class ActorCritic(keras.layers.Layer):
     def __init__(self, config, num_actions: int, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.actor = MLP(config.mlp_units, config.mlp_layers, num_actions, name="actor")
-        self.critic = MLP(config.mlp_units, config.mlp_layers, 1, name="critic")
-        self.slow_critic = MLP(config.mlp_units, config.mlp_layers, 1, name="slow_critic")
+        mlp = lambda out, name: MLP(config.mlp_units, config.mlp_layers, out, config.precision, name=name)
+        self.actor, self.critic, self.slow_critic = mlp(num_actions, "actor"), mlp(1, "critic"), mlp(1, "slow_critic")
         self.return_scale = self.add_weight(shape=(), initializer="ones", trainable=False,
                                             name="return_scale")
 

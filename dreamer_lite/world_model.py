@@ -40,13 +40,14 @@ class WorldModel(keras.layers.Layer):
     def __init__(self, config, num_actions: int, **kwargs):
         super().__init__(**kwargs)
         self.config, self.num_actions = config, num_actions
-        self.encoder = Encoder(config.cnn_depth, name="encoder")
+        precision = config.precision
+        self.encoder = Encoder(config.cnn_depth, precision, name="encoder")
         self.rssm = RSSM(config.deter, config.hidden, config.stoch, config.classes, config.unimix,
-                         name="rssm")
+                         precision, name="rssm")
         self.decoder = Decoder(config.cnn_depth, config.frame_height, config.frame_width,
-                               name="decoder")
-        self.reward_head = MLP(config.mlp_units, config.mlp_layers, 1, name="reward_head")
-        self.continue_head = MLP(config.mlp_units, config.mlp_layers, 1, name="continue_head")
+                               precision, name="decoder")
+        self.reward_head = MLP(config.mlp_units, config.mlp_layers, 1, precision, name="reward_head")
+        self.continue_head = MLP(config.mlp_units, config.mlp_layers, 1, precision, name="continue_head")
 
     def image_dist(self, feat) -> tfd.Distribution:
         """(..., F) -> Normal over (..., H, W, 1) frames on the [-0.5, 0.5] scale."""
