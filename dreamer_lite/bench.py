@@ -135,7 +135,7 @@ def matmul_peak(dtype, sizes, repeats: int = 10) -> dict:
     calls, since a peak is the best the machine does (on a shared machine, the least disturbed)."""
     import tensorflow as tf
 
-    matmul = tf.function(lambda a, b: tf.matmul(a, b))
+    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))  # fetch a scalar, not n^2
     peak = {}
     for n in sizes:
         a, b = (tf.cast(tf.random.normal([n, n]), dtype) for _ in range(2))
