@@ -11,6 +11,7 @@ Everything is measured in one process, so every number can be read against the o
 * the work of one ``pretrain_step`` (world model only) and one ``train_step`` (world model,
   imagination, actor and critic): the FLOPs of every matmul and convolution in the traced graph,
   forward and backward (:func:`dense_flops`), and the GFLOP/s each achieves as a share of the peak;
+  also the ops of one ``train_step`` (:func:`kernel_count`), the floor of its time on a GPU;
 * median wall time after warm-up of a raw ``highway-fast-v0`` step (highway-env with our
   observation config), a wrapped step (our frame pipeline), an acting step (``agent.act``), a
   replay sample, a world-model update (``pretrain_step``), a behaviour update (``behaviour_step``:
@@ -28,7 +29,10 @@ alternates between the two (one call of one, one call of the other), and the spe
 row is the median of those paired ratios: a speed claim is always a ratio measured in one run.
 From the other revision it uses only what exists since e4eda8a: ``make_config``, ``Agent``
 (``pretrain_step``, ``train_step``, ``behaviour_step``, ``act``, ``initial_policy_state``),
-``make_env``, ``NUM_ACTIONS``, ``Replay`` and ``EpisodeRecorder``.
+``make_env``, ``NUM_ACTIONS``, ``Replay`` and ``EpisodeRecorder``. ``--set KEY=VALUE`` changes
+this tree's config only (e.g. ``precision=float32``), to measure one lever at a time.
+
+TensorFlow is imported inside the functions that use it, so that ``--help`` answers at once.
 """
 
 from __future__ import annotations
