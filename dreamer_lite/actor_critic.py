@@ -53,8 +53,10 @@ class ActorCritic(keras.layers.Layer):
     def __init__(self, config, num_actions: int, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        mlp = lambda out, name: MLP(config.mlp_units, config.mlp_layers, out, config.precision, name=name)
-        self.actor, self.critic, self.slow_critic = mlp(num_actions, "actor"), mlp(1, "critic"), mlp(1, "slow_critic")
+        units, layers, precision = config.mlp_units, config.mlp_layers, config.precision
+        self.actor = MLP(units, layers, num_actions, precision, name="actor")
+        self.critic = MLP(units, layers, 1, precision, name="critic")
+        self.slow_critic = MLP(units, layers, 1, precision, name="slow_critic")
         self.return_scale = self.add_weight(shape=(), initializer="ones", trainable=False,
                                             name="return_scale")
 

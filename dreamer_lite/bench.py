@@ -326,7 +326,8 @@ def measure(subjects: list, repeats: dict) -> list[dict]:
             achieved_gflop_per_s={"pretrain_step": gflop["pretrain_step"] / median["world_model_update"],
                                   "train_step": gflop["train_step"] / median["train_step"]},
             implied_env_steps_per_s=every / cycle,
-            measured_env_steps_per_s=len(times["training_loop"]) * chunk * every / sum(times["training_loop"]),
+            measured_env_steps_per_s=len(times["training_loop"]) * chunk * every
+            / sum(times["training_loop"]),
         )
     return results
 
@@ -344,11 +345,12 @@ def speedups(reference: dict, candidate: dict) -> dict:
     75th percentile]: of the paired time ratios reference_r / candidate_r for timed rows (the
     two calls of pair r ran back to back), of the real loop's chunks for the measured rate; a
     plain ratio (three equal numbers) for the FLOPs (fewer is faster) and the implied rate."""
-    ratios = {name: list(np.percentile(np.array(reference["times_s"][name]) / np.array(times), [50, 25, 75]))
+    ratios = {name: list(np.percentile(np.divide(reference["times_s"][name], times), [50, 25, 75]))
               for name, times in candidate["times_s"].items()}
     ratios["measured_env_steps_per_s"] = ratios.pop("training_loop")
     plain = {f"gflop_{k}": reference["gflop"][k] / candidate["gflop"][k] for k in reference["gflop"]}
-    plain["implied_env_steps_per_s"] = candidate["implied_env_steps_per_s"] / reference["implied_env_steps_per_s"]
+    rate = "implied_env_steps_per_s"
+    plain[rate] = candidate[rate] / reference[rate]
     ratios.update({name: [value] * 3 for name, value in plain.items()})
     return ratios
 
@@ -453,7 +455,8 @@ def run(args) -> dict:
                                 str(temp / "tree")], check=False)
     for result in report["runs"]:
         result["achieved_fraction_of_peak"] = {
-            dtype: {k: v / max(report["peak"][dtype].values()) for k, v in result["achieved_gflop_per_s"].items()}
+            dtype: {kind: gflops / max(report["peak"][dtype].values())
+                    for kind, gflops in result["achieved_gflop_per_s"].items()}
             for dtype in ("float32", "bfloat16")}
     if args.compare:
         report["speedup"] = speedups(*report["runs"])
