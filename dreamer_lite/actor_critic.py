@@ -26,6 +26,8 @@ as a moving average, so the entropy bonus means the same at any reward scale.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -36,13 +38,25 @@ from .returns import lambda_return
 from .rssm import State, features
 
 
+class Dream(NamedTuple):
+    """Dreams from N start states, time-major, with everything both losses need."""
+
+    feat: tf.Tensor  # (H+1, N, F)  features of s_0 .. s_H
+    actions: tf.Tensor  # (H, N, A)  a_t, taken in s_t (one-hot, straight-through)
+    reward: tf.Tensor  # (H, N)  r_t = E[reward | s_{t+1}]
+    discount: tf.Tensor  # (H, N)  g_t = gamma * P(continue | s_{t+1})
+    returns: tf.Tensor  # (H, N)  lambda-returns R_t
+    weights: tf.Tensor  # (H, N)  w_t, stop-gradient
+
+
 class ActorCritic(keras.layers.Layer):
     def __init__(self, config, num_actions: int, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.actor = MLP(config.mlp_units, config.mlp_layers, num_actions, name="actor")
-        self.critic = MLP(config.mlp_units, config.mlp_layers, 1, name="critic")
-        self.slow_critic = MLP(config.mlp_units, config.mlp_layers, 1, name="slow_critic")
+        units, layers, precision = config.mlp_units, config.mlp_layers, config.precision
+        self.actor = MLP(units, layers, num_actions, precision, name="actor")
+        self.critic = MLP(units, layers, 1, precision, name="critic")
+        self.slow_critic = MLP(units, layers, 1, precision, name="slow_critic")
         self.return_scale = self.add_weight(shape=(), initializer="ones", trainable=False,
                                             name="return_scale")
 
@@ -58,11 +72,9 @@ class ActorCritic(keras.layers.Layer):
         for slow, fast in zip(self.slow_critic.weights, self.critic.weights):
             slow.assign(fast)
 
-    def imagine_returns(self, world_model, start: State, start_terminal):
-        """Dream from ``start`` (N, ...) and compute what both losses need.
-
-        Returns feat (H+1, N, F), actions (H, N, A), returns R (H, N), weights w (H, N).
-        """
+    def imagine_returns(self, world_model, start: State, start_terminal) -> Dream:
+        """Dream from ``start`` (N, ...) and compute what both losses need (a :class:`Dream`);
+        ``start_terminal`` (N,) is 1 where the start state is a crash."""
         cfg = self.config
         states, actions = world_model.rssm.imagine(self.policy, start, cfg.horizon)
         feat = features(states)  # (H+1, N, F)
@@ -72,7 +84,7 @@ class ActorCritic(keras.layers.Layer):
         returns = lambda_return(reward, value_slow[:-1], discount, value_slow[-1], cfg.lambda_)
         alive = 1.0 - start_terminal  # (N,)
         weights = tf.math.cumprod(tf.concat([alive[None], discount[:-1]], 0), 0)  # (H, N)
-        return feat, actions, returns, tf.stop_gradient(weights)
+        return Dream(feat, actions, reward, discount, returns, tf.stop_gradient(weights))
 
     def actor_loss(self, feat, actions, returns, weights):
         """REINFORCE/dynamics mix with entropy bonus; feat (H+1, N, F). Returns (loss, metrics).
@@ -85,11 +97,15 @@ class ActorCritic(keras.layers.Layer):
         baseline = self.value(sg(feat[:-1]))
         scale = self._return_scale(returns) if cfg.return_norm else 1.0
         advantage = sg(returns - baseline) / scale
-        reinforce = policy.log_prob(sg(actions)) * advantage
-        dynamics = returns / scale
         entropy = policy.entropy()
-        objective = cfg.actor_grad_rho * reinforce + (1.0 - cfg.actor_grad_rho) * dynamics
-        loss = -tf.reduce_mean(weights * (objective + cfg.actor_entropy * entropy))
+        objective = cfg.actor_entropy * entropy
+        # A term of weight 0 is left out: 0 * dynamics would still make TensorFlow
+        # back-propagate through the whole imagination rollout.
+        if cfg.actor_grad_rho > 0:  # REINFORCE
+            objective += cfg.actor_grad_rho * policy.log_prob(sg(actions)) * advantage
+        if cfg.actor_grad_rho < 1:  # dynamics backpropagation
+            objective += (1.0 - cfg.actor_grad_rho) * returns / scale
+        loss = -tf.reduce_mean(weights * objective)
         return loss, {"actor_entropy": tf.reduce_mean(entropy), "advantage": tf.reduce_mean(advantage),
                       "return_scale": tf.convert_to_tensor(scale, tf.float32)}
 

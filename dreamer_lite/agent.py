@@ -104,11 +104,11 @@ class Agent:
         start = tf.nest.map_structure(lambda x: tf.stop_gradient(_merge_batch_time(x)), post)
         start_terminal = tf.reshape(batch.terminal, [-1])
         with tf.GradientTape(persistent=True) as tape:
-            feat, actions, returns, weights = ac.imagine_returns(wm, start, start_terminal)
-            actor_loss, actor_metrics = ac.actor_loss(feat, actions, returns, weights)
-            critic_loss, critic_metrics = ac.critic_loss(feat, returns, weights)
+            dream = ac.imagine_returns(wm, start, start_terminal)
+            actor_loss, actor_metrics = ac.actor_loss(dream.feat, dream.actions, dream.returns, dream.weights)
+            critic_loss, critic_metrics = ac.critic_loss(dream.feat, dream.returns, dream.weights)
             if self.config.replay_critic > 0:
-                replay_loss, replay_metrics = self._replay_critic_loss(post, batch, returns[0])
+                replay_loss, replay_metrics = self._replay_critic_loss(post, batch, dream.returns[0])
                 critic_loss += self.config.replay_critic * replay_loss
                 critic_metrics.update(replay_metrics)
         actor_grads = tape.gradient(actor_loss, ac.actor.trainable_variables)
@@ -125,9 +125,9 @@ class Agent:
             "actor/loss": actor_loss, "critic/loss": critic_loss,
             "actor/grad_norm": tf.linalg.global_norm(actor_grads),
             "critic/grad_norm": tf.linalg.global_norm(critic_grads),
-            "imagine/return": tf.reduce_mean(returns),
-            "imagine/reward": tf.reduce_mean(wm.reward_dist(feat[1:]).mean()),
-            "imagine/continue": tf.reduce_mean(wm.continue_dist(feat[1:]).mean()),
+            "imagine/return": tf.reduce_mean(dream.returns),
+            "imagine/reward": tf.reduce_mean(dream.reward),
+            "imagine/continue": tf.reduce_mean(dream.discount) / self.config.gamma,
         })
         return metrics
 

@@ -41,6 +41,7 @@ class Config:
     cnn_depth: int = 16  # channels of the first conv layer; doubles at each of 4 layers
     mlp_units: int = 200  # width of the reward, continue, actor and critic MLPs
     mlp_layers: int = 2  # hidden layers of those MLPs
+    precision: str = "float32"  # "mixed_bfloat16": matmuls and convs in bfloat16 (weights, losses float32)
 
     # --- latent state (chapters 3-4) ---
     deter: int = 200  # size of the GRU state h
@@ -106,8 +107,10 @@ PRESETS: dict[str, dict] = {
     ),
     # The defaults above, plus what chapter 9's runs found this small agent needs (cpu-l):
     # random actions in the replay, a lower price of a crash, and an entropy bonus that keeps
-    # the lane change to the left above the policy's uniform-mix floor.
-    "cpu": dict(explore_epsilon=0.1, gamma=0.985, actor_entropy=0.01, total_steps=28_000),
+    # the lane change to the left above the policy's uniform-mix floor. bfloat16 arithmetic
+    # makes an update about 1.2x faster on a CPU with AVX512-BF16 (python -m dreamer_lite.bench).
+    "cpu": dict(explore_epsilon=0.1, gamma=0.985, actor_entropy=0.01, total_steps=28_000,
+                precision="mixed_bfloat16"),
     "gpu": dict(
         cnn_depth=48, mlp_units=400, mlp_layers=4, deter=600, hidden=600, stoch=32, classes=32,
         batch_size=16, seq_len=50, train_every=5, prefill=5000, total_steps=200_000,
@@ -116,6 +119,7 @@ PRESETS: dict[str, dict] = {
 }
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def make_config(preset: str = "cpu", **overrides) -> Config:
@@ -247,6 +251,8 @@ def _validate(config: Config) -> None:
     for name in ("kl_scale", "free_nats", "continue_scale", "reward_scale", "prior_heads",
                  "replay_critic", "actor_entropy", "prefill", "pretrain"):
         need(getattr(config, name) >= 0, f"{name} must be >= 0, got {getattr(config, name)}")
+    need(config.precision in PRECISIONS,
+         f"precision must be one of {PRECISIONS}, got {config.precision!r}")
     need(len(config.gray_weights) == 3, f"gray_weights needs 3 numbers, got {config.gray_weights}")
     need(config.prefill >= config.seq_len,
          f"prefill ({config.prefill}) must be at least seq_len ({config.seq_len}) so the first "

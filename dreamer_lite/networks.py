@@ -6,6 +6,10 @@ position of the last feature map has its own weights in what follows. (The 2022 
 The decoder mirrors it with transposed convolutions back to exactly the frame size.
 
 Pixels enter as ``x / 255 - 0.5`` (:func:`preprocess`); the decoder predicts that same scale.
+
+``precision`` is a Keras dtype policy for the layers' arithmetic: ``"float32"``, or
+``"mixed_bfloat16"`` (matmuls and convolutions in bfloat16, weights kept in float32). Every
+network returns float32 either way, so the distributions and losses built on it stay float32.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ class Encoder(keras.layers.Layer):
     4 depth, 8 depth channels; then flatten (no pooling).
     """
 
-    def __init__(self, depth: int, **kwargs):
+    def __init__(self, depth: int, precision: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.convs = [keras.layers.Conv2D(depth * 2**i, 4, strides=2, padding="same",
-                                          activation="elu", name=f"conv{i}") for i in range(4)]
+                                          activation="elu", dtype=precision, name=f"conv{i}")
+                      for i in range(4)]
 
     def call(self, image):
         x = preprocess(image)
@@ -37,7 +42,7 @@ class Encoder(keras.layers.Layer):
         x = tf.reshape(x, tf.concat([[-1], tf.shape(x)[-3:]], 0))  # (N, H, W, 1)
         for conv in self.convs:
             x = conv(x)  # (N, H/2^i, W/2^i, depth * 2^i)
-        x = tf.reshape(x, [tf.shape(x)[0], -1])  # (N, H/16 * W/16 * 8 depth)
+        x = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])  # (N, H/16 * W/16 * 8 depth)
         return tf.reshape(x, tf.concat([batch_dims, tf.shape(x)[-1:]], 0))
 
 
@@ -48,15 +53,17 @@ class Decoder(keras.layers.Layer):
     'same') with 4 depth, 2 depth, depth, 1 channels: exactly (H, W, 1).
     """
 
-    def __init__(self, depth: int, height: int, width: int, **kwargs):
+    def __init__(self, depth: int, height: int, width: int, precision: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.start_shape = (height // 16, width // 16, 8 * depth)
         self.dense = keras.layers.Dense(self.start_shape[0] * self.start_shape[1] * self.start_shape[2],
-                                        name="dense")
+                                        dtype=precision, name="dense")
         self.deconvs = [keras.layers.Conv2DTranspose(depth * 2**(2 - i), 4, strides=2, padding="same",
-                                                     activation="elu", name=f"deconv{i}")
+                                                     activation="elu", dtype=precision,
+                                                     name=f"deconv{i}")
                         for i in range(3)]
-        self.out = keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", name="deconv3")
+        self.out = keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same", dtype=precision,
+                                                name="deconv3")
 
     def call(self, features):
         batch_dims = tf.shape(features)[:-1]
@@ -64,18 +71,19 @@ class Decoder(keras.layers.Layer):
         x = tf.reshape(x, (-1,) + self.start_shape)  # (N, H/16, W/16, 8 depth)
         for deconv in self.deconvs:
             x = deconv(x)
-        x = self.out(x)  # (N, H, W, 1)
+        x = tf.cast(self.out(x), tf.float32)  # (N, H, W, 1)
         return tf.reshape(x, tf.concat([batch_dims, tf.shape(x)[-3:]], 0))
 
 
 class MLP(keras.layers.Layer):
-    """``layers`` dense ELU layers of ``units``, then a linear layer of ``out`` units."""
+    """``layers`` dense ELU layers of ``units``, then a linear layer of ``out`` units (in
+    float32: it gives the parameters of a distribution)."""
 
-    def __init__(self, units: int, layers: int, out: int, **kwargs):
+    def __init__(self, units: int, layers: int, out: int, precision: str = "float32", **kwargs):
         super().__init__(**kwargs)
-        self.hidden = [keras.layers.Dense(units, activation="elu", name=f"dense{i}")
+        self.hidden = [keras.layers.Dense(units, activation="elu", dtype=precision, name=f"dense{i}")
                        for i in range(layers)]
-        self.out = keras.layers.Dense(out, name="out")
+        self.out = keras.layers.Dense(out, dtype="float32", name="out")
 
     def call(self, x):
         for layer in self.hidden:

@@ -49,17 +49,18 @@ class NormGRUCell(keras.layers.Layer):
         c = tanh(sigmoid(r) * c);  u = sigmoid(u - 1)
         h' = u * c + (1 - u) * h
 
-    The -1 biases the update gate toward keeping the old state at initialisation.
+    The -1 biases the update gate toward keeping the old state at initialisation. Only the
+    product W [x, h] runs in ``precision``; the norm, the gates and the state stay float32.
     """
 
-    def __init__(self, size: int, **kwargs):
+    def __init__(self, size: int, precision: str = "float32", **kwargs):
         super().__init__(**kwargs)
         self.size = size
-        self.linear = keras.layers.Dense(3 * size, use_bias=False, name="linear")
-        self.norm = keras.layers.LayerNormalization(epsilon=1e-3, name="norm")
+        self.linear = keras.layers.Dense(3 * size, use_bias=False, dtype=precision, name="linear")
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-3, dtype="float32", name="norm")
 
     def call(self, inputs, state):
-        parts = self.norm(self.linear(tf.concat([inputs, state], -1)))
+        parts = self.norm(self.linear(tf.concat([tf.cast(inputs, state.dtype), state], -1)))
         reset, cand, update = tf.split(parts, 3, -1)
         cand = tf.tanh(tf.sigmoid(reset) * cand)
         update = tf.sigmoid(update - 1.0)
@@ -67,17 +68,24 @@ class NormGRUCell(keras.layers.Layer):
 
 
 class RSSM(keras.layers.Layer):
-    """Prior and posterior over ``stoch`` x ``classes`` categorical latents; one-hot actions."""
+    """Prior and posterior over ``stoch`` x ``classes`` categorical latents; one-hot actions.
 
-    def __init__(self, deter=200, hidden=200, stoch=32, classes=32, unimix=0.0, **kwargs):
+    ``precision`` (networks.py) sets the dense layers' arithmetic; the GRU state, the logits
+    and the latents are float32.
+    """
+
+    def __init__(self, deter=200, hidden=200, stoch=32, classes=32, unimix=0.0,
+                 precision="float32", **kwargs):
         super().__init__(**kwargs)
         self.deter_size, self.stoch_size, self.classes, self.unimix = deter, stoch, classes, unimix
-        self.img_in = keras.layers.Dense(hidden, activation="elu", name="img_in")
-        self.gru = NormGRUCell(deter, name="gru")
-        self.prior_hidden = keras.layers.Dense(hidden, activation="elu", name="prior_hidden")
-        self.prior_logits = keras.layers.Dense(stoch * classes, name="prior_logits")
-        self.post_hidden = keras.layers.Dense(hidden, activation="elu", name="post_hidden")
-        self.post_logits = keras.layers.Dense(stoch * classes, name="post_logits")
+        dense = lambda units, name, activation=None: keras.layers.Dense(
+            units, activation=activation, dtype=precision, name=name)
+        self.img_in = dense(hidden, "img_in", "elu")
+        self.gru = NormGRUCell(deter, precision, name="gru")
+        self.prior_hidden = dense(hidden, "prior_hidden", "elu")
+        self.prior_logits = dense(stoch * classes, "prior_logits")
+        self.post_hidden = dense(hidden, "post_hidden", "elu")
+        self.post_logits = dense(stoch * classes, "post_logits")
 
     def initial(self, batch_size: int) -> State:
         """The all-zero state used at episode starts."""
@@ -87,7 +95,7 @@ class RSSM(keras.layers.Layer):
 
     def _latent(self, logits_flat) -> tuple[tf.Tensor, tf.Tensor]:
         """Flat logits (B, stoch*classes) -> (straight-through sample, logits), (B, stoch, classes)."""
-        logits = tf.reshape(logits_flat, [-1, self.stoch_size, self.classes])
+        logits = tf.reshape(tf.cast(logits_flat, tf.float32), [-1, self.stoch_size, self.classes])
         logits = mix_uniform(logits, self.unimix)
         return OneHotDist(logits).sample(), logits
 

@@ -40,13 +40,14 @@ class WorldModel(keras.layers.Layer):
     def __init__(self, config, num_actions: int, **kwargs):
         super().__init__(**kwargs)
         self.config, self.num_actions = config, num_actions
-        self.encoder = Encoder(config.cnn_depth, name="encoder")
+        precision = config.precision
+        self.encoder = Encoder(config.cnn_depth, precision, name="encoder")
         self.rssm = RSSM(config.deter, config.hidden, config.stoch, config.classes, config.unimix,
-                         name="rssm")
+                         precision, name="rssm")
         self.decoder = Decoder(config.cnn_depth, config.frame_height, config.frame_width,
-                               name="decoder")
-        self.reward_head = MLP(config.mlp_units, config.mlp_layers, 1, name="reward_head")
-        self.continue_head = MLP(config.mlp_units, config.mlp_layers, 1, name="continue_head")
+                               precision, name="decoder")
+        self.reward_head = MLP(config.mlp_units, config.mlp_layers, 1, precision, name="reward_head")
+        self.continue_head = MLP(config.mlp_units, config.mlp_layers, 1, precision, name="continue_head")
 
     def image_dist(self, feat) -> tfd.Distribution:
         """(..., F) -> Normal over (..., H, W, 1) frames on the [-0.5, 0.5] scale."""
@@ -58,45 +59,49 @@ class WorldModel(keras.layers.Layer):
     def continue_dist(self, feat) -> tfd.Distribution:
         return tfd.Bernoulli(logits=self.continue_head(feat)[..., 0], dtype=tf.float32)
 
-    def head_nll(self, feat, batch):
-        """Mean reward and continue NLLs of features (B, T, F) against the batch's targets."""
-        reward_nll = -tf.reduce_mean(self.reward_dist(feat).log_prob(batch.reward))
-        continue_nll = -tf.reduce_mean(self.continue_dist(feat).log_prob(1.0 - batch.terminal))
-        return reward_nll, continue_nll
-
     def loss(self, batch):
-        """World-model loss on a batch (see replay.Batch). Returns (loss, posterior, metrics)."""
+        """World-model loss on a batch (see replay.Batch). Returns (loss, posterior, metrics).
+
+        Each head's distribution is computed once, and the metrics read it. A term whose weight
+        is 0 is left out of the loss, so that no gradient path is built for it.
+        """
         cfg = self.config
         embed = self.encoder(batch.image)  # (B, T, E)
         post, prior = self.rssm.observe(embed, batch.action, batch.is_first)
         feat = features(post)  # (B, T, F)
         prior_feat = features(prior)  # (B, T, F): the same h_t, with z_t drawn from the prior
         target = preprocess(batch.image)  # (B, T, H, W, 1)
-        image = self.image_dist(feat)
+        keep = 1.0 - batch.terminal  # (B, T): the continue target
+        image, reward, cont = self.image_dist(feat), self.reward_dist(feat), self.continue_dist(feat)
+        prior_cont = self.continue_dist(prior_feat)
         image_nll = -tf.reduce_mean(image.log_prob(target))
-        reward_nll, continue_nll = self.head_nll(feat, batch)
-        prior_reward_nll, prior_continue_nll = self.head_nll(prior_feat, batch)
+        reward_nll = -tf.reduce_mean(reward.log_prob(batch.reward))
+        continue_nll = -tf.reduce_mean(cont.log_prob(keep))
+        prior_continue_nll = -tf.reduce_mean(prior_cont.log_prob(keep))
         kl_loss, kl = kl_balance(post.logits, prior.logits, cfg.kl_alpha, cfg.free_nats)
         loss = (image_nll + cfg.reward_scale * reward_nll + cfg.continue_scale * continue_nll
                 + cfg.kl_scale * kl_loss)
-        loss += cfg.prior_heads * (cfg.reward_scale * prior_reward_nll
-                                   + cfg.continue_scale * prior_continue_nll)
+        if cfg.prior_heads > 0:
+            prior_reward_nll = -tf.reduce_mean(self.reward_dist(prior_feat).log_prob(batch.reward))
+            loss += cfg.prior_heads * (cfg.reward_scale * prior_reward_nll
+                                       + cfg.continue_scale * prior_continue_nll)
         kl_per_latent = tf.reduce_mean(categorical_kl(post.logits, prior.logits, per_latent=True), [0, 1])
         crash_steps = tf.reduce_sum(batch.terminal)  # 0 when the batch holds no crash
 
         def mean_on_crashes(values):  # (B, T) -> mean over crash steps (0 without any)
             return tf.math.divide_no_nan(tf.reduce_sum(values * batch.terminal), crash_steps)
 
+        reward_error = tf.abs(reward.mean() - batch.reward)  # (B, T)
         metrics = {
             "image_nll": image_nll,
             "image_mse": tf.reduce_mean(tf.square(image.mean() - target)),
             "reward_nll": reward_nll,
-            "reward_mae": tf.reduce_mean(tf.abs(self.reward_dist(feat).mean() - batch.reward)),
-            "reward_mae_crash": mean_on_crashes(tf.abs(self.reward_dist(feat).mean() - batch.reward)),
+            "reward_mae": tf.reduce_mean(reward_error),
+            "reward_mae_crash": mean_on_crashes(reward_error),
             "continue_nll": continue_nll,
-            "continue_prob_crash": mean_on_crashes(self.continue_dist(feat).mean()),
+            "continue_prob_crash": mean_on_crashes(cont.mean()),
             "prior_continue_nll": prior_continue_nll,
-            "prior_continue_prob_crash": mean_on_crashes(self.continue_dist(prior_feat).mean()),
+            "prior_continue_prob_crash": mean_on_crashes(prior_cont.mean()),
             "kl": tf.reduce_mean(kl),
             "kl_active_latents": tf.reduce_sum(tf.cast(kl_per_latent > 0.01, tf.float32)),
             "kl_loss": kl_loss,

@@ -61,7 +61,7 @@ def dreamed_action_values(agent, state, samples: int) -> tuple[np.ndarray, float
         feat = features(first)  # (S, F)
         reward = model.reward_dist(feat).mean()  # (S,)
         cont = model.continue_dist(feat).mean()  # (S,)
-        _, _, returns, _ = actor_critic.imagine_returns(model, first, tf.zeros(samples))
+        returns = actor_critic.imagine_returns(model, first, tf.zeros(samples)).returns
         q_values.append(float(tf.reduce_mean(reward + cfg.gamma * cont * returns[0])))
     feat = features(state)  # (1, F)
     probs = tf.nn.softmax(actor_critic.policy(feat).logits)[0].numpy()

@@ -6,6 +6,7 @@ simulator's vehicle positions (``other_car_mask``), never from hard-coded coordi
 """
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from dreamer_lite.config import make_config
@@ -33,10 +34,11 @@ def real_sequences(config, episodes=4, length=9):
     return batch, np.stack(masks)  # (4, 9, ...), (4, 9, H, W)
 
 
-def test_world_model_learns_to_draw_the_cars():
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_world_model_learns_to_draw_the_cars(precision):
     tf.random.set_seed(0)
     config = make_config("smoke", cnn_depth=16, deter=64, hidden=64, stoch=16, classes=8,
-                         mlp_units=32, model_lr=3e-3, seq_len=9)
+                         mlp_units=32, model_lr=3e-3, seq_len=9, precision=precision)
     batch, car_mask = real_sequences(config)
     assert car_mask.sum() > 500
     model = WorldModel(config, 5)
