@@ -43,8 +43,8 @@ def test_imagine_returns_aligns_actions_rewards_continues_and_weights():
     start = wm.rssm.initial(3)
     start = wm.rssm.img_step(start, tf.one_hot([0, 1, 2], NUM_ACTIONS))
     start_terminal = tf.constant([0.0, 1.0, 0.0])
-    feat, actions, returns, weights = ac.imagine_returns(wm, start, start_terminal)
-    feat, actions = feat.numpy(), actions.numpy()
+    dream = ac.imagine_returns(wm, start, start_terminal)
+    feat, actions = dream.feat.numpy(), dream.actions.numpy()
     H = config.horizon
     for t in range(H):  # the transition s_t --a_t--> s_{t+1} (deterministic part)
         following = wm.rssm.img_step(state_from_features(tf.constant(feat[t]), config), actions[t])
@@ -53,10 +53,12 @@ def test_imagine_returns_aligns_actions_rewards_continues_and_weights():
     discount = np.stack([config.gamma * wm.continue_dist(feat[t + 1]).mean().numpy() for t in range(H)])
     value = np.stack([ac.value(feat[t], slow=True).numpy() for t in range(H + 1)])
     expected = numpy_lambda_return(reward, value[:H], discount, value[H], config.lambda_)
-    np.testing.assert_allclose(returns, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dream.reward, reward, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dream.discount, discount, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dream.returns, expected, rtol=1e-4, atol=1e-5)
     alive = 1.0 - start_terminal.numpy()
     expected_weights = np.stack([alive * np.prod(discount[:t], axis=0) for t in range(H)])
-    np.testing.assert_allclose(weights, expected_weights, rtol=1e-5)
+    np.testing.assert_allclose(dream.weights, expected_weights, rtol=1e-5)
 
 
 def test_slow_critic_copies_the_critic_every_n_updates(random_batch):
