@@ -33,8 +33,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from .distributions import OneHotDist, mix_uniform, unit_normal
-from .networks import MLP
-from .returns import lambda_return
+from .networks import MLP, adam
+from .returns import lambda_return, replay_lambda_return
 from .rssm import State, features
 
 
@@ -59,6 +59,8 @@ class ActorCritic(keras.layers.Layer):
         self.slow_critic = MLP(units, layers, 1, precision, name="slow_critic")
         self.return_scale = self.add_weight(shape=(), initializer="ones", trainable=False,
                                             name="return_scale")
+        self.actor_opt = adam(config, config.actor_lr, "actor_opt")
+        self.critic_opt = adam(config, config.critic_lr, "critic_opt")
 
     def policy(self, feat) -> OneHotDist:
         """pi(a | s): a one-hot categorical over actions, (..., F) -> event (A,)."""
@@ -85,6 +87,38 @@ class ActorCritic(keras.layers.Layer):
         alive = 1.0 - start_terminal  # (N,)
         weights = tf.math.cumprod(tf.concat([alive[None], discount[:-1]], 0), 0)  # (H, N)
         return Dream(feat, actions, reward, discount, returns, tf.stop_gradient(weights))
+
+    def train(self, world_model, post: State, batch) -> dict:
+        """One actor and one critic Adam step on dreams from every posterior state of a batch
+        (B, T, ...); the world model is not changed. Returns metrics prefixed ``actor/``,
+        ``critic/`` and ``imagine/``."""
+        cfg = self.config
+        start = tf.nest.map_structure(lambda x: tf.stop_gradient(_merge_batch_time(x)), post)  # (B*T, ...)
+        start_terminal = tf.reshape(batch.terminal, [-1])
+        with tf.GradientTape(persistent=True) as tape:
+            dream = self.imagine_returns(world_model, start, start_terminal)
+            actor_loss, actor_metrics = self.actor_loss(dream.feat, dream.actions, dream.returns, dream.weights)
+            critic_loss, critic_metrics = self.critic_loss(dream.feat, dream.returns, dream.weights)
+            if cfg.replay_critic > 0:
+                replay_loss, replay_metrics = self.replay_critic_loss(post, batch, dream.returns[0])
+                critic_loss += cfg.replay_critic * replay_loss
+                critic_metrics.update(replay_metrics)
+        actor_grads = tape.gradient(actor_loss, self.actor.trainable_variables)
+        critic_grads = tape.gradient(critic_loss, self.critic.trainable_variables)
+        del tape
+        self.actor_opt.apply_gradients(zip(actor_grads, self.actor.trainable_variables))
+        self.critic_opt.apply_gradients(zip(critic_grads, self.critic.trainable_variables))
+        metrics = {f"actor/{k}": v for k, v in actor_metrics.items()}
+        metrics.update({f"critic/{k}": v for k, v in critic_metrics.items()})
+        metrics.update({
+            "actor/loss": actor_loss, "critic/loss": critic_loss,
+            "actor/grad_norm": tf.linalg.global_norm(actor_grads),
+            "critic/grad_norm": tf.linalg.global_norm(critic_grads),
+            "imagine/return": tf.reduce_mean(dream.returns),
+            "imagine/reward": tf.reduce_mean(dream.reward),
+            "imagine/continue": tf.reduce_mean(dream.discount) / cfg.gamma,
+        })
+        return metrics
 
     def actor_loss(self, feat, actions, returns, weights):
         """REINFORCE/dynamics mix with entropy bonus; feat (H+1, N, F). Returns (loss, metrics).
@@ -115,9 +149,31 @@ class ActorCritic(keras.layers.Layer):
         loss = -tf.reduce_mean(weights * value.log_prob(tf.stop_gradient(returns)))
         return loss, {"value": tf.reduce_mean(value.mean())}
 
+    def replay_critic_loss(self, post: State, batch, start_returns):
+        """The critic's loss on the batch's real returns (DreamerV3's critic replay loss).
+
+        start_returns (B*T,) are the dreams' R_0, one per posterior state: the value annotations.
+        """
+        cfg = self.config
+        time_major = lambda x: tf.transpose(x, [1, 0])  # (B, T) -> (T, B)  # noqa: E731
+        annotation = time_major(tf.reshape(tf.stop_gradient(start_returns), tf.shape(batch.reward)))
+        returns, weights = replay_lambda_return(time_major(batch.reward), time_major(batch.terminal),
+                                                time_major(batch.is_first), annotation,
+                                                cfg.gamma, cfg.lambda_)  # (T-1, B)
+        feat = tf.stop_gradient(tf.transpose(features(post), [1, 0, 2]))  # (T, B, F)
+        loss, metrics = self.critic_loss(feat, returns, weights)
+        mean_return = tf.reduce_sum(weights * returns) / tf.maximum(tf.reduce_sum(weights), 1.0)
+        return loss, {"replay_loss": loss, "replay_return": mean_return,
+                      "replay_value": metrics["value"]}
+
     def _return_scale(self, returns, decay: float = 0.99):
         """Moving average of max(1, P95(R) - P5(R))."""
         percentiles = tfp.stats.percentile(tf.stop_gradient(returns), [5.0, 95.0])
         spread = tf.maximum(1.0, percentiles[1] - percentiles[0])
         self.return_scale.assign(decay * self.return_scale + (1 - decay) * spread)
         return tf.identity(self.return_scale)
+
+
+def _merge_batch_time(x):
+    """(B, T, ...) -> (B * T, ...)."""
+    return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))

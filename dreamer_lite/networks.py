@@ -89,3 +89,9 @@ class MLP(keras.layers.Layer):
         for layer in self.hidden:
             x = layer(x)
         return self.out(x)
+
+
+def adam(config, learning_rate: float, name: str) -> keras.optimizers.Adam:
+    """Adam with the config's epsilon and global-norm clipping (every learner's optimiser)."""
+    return keras.optimizers.Adam(learning_rate, epsilon=config.adam_eps,
+                                 global_clipnorm=config.grad_clip, name=name)

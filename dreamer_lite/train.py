@@ -228,16 +228,17 @@ class Loop:
         self.writer = tf.summary.create_file_writer(str(logdir / "tb"))
         self.progress = Progress(config.total_steps)
         self.pretrained = int(agent.pretrain_updates.numpy()) >= config.pretrain
-        if self.pretrained and self.step >= config.prefill:
-            self.progress.start_training_phase(self.step)
         self.sums, self.count, self.last_eval = {}, 0, {}
 
     def pretrain_if_due(self, stop) -> None:
-        if self.pretrained or self.step < self.config.prefill:
+        """At the end of prefill: pretrain the world model (unless done), then start the clock
+        of the training phase."""
+        if self.step < self.config.prefill or self.progress.phase_start is not None:
             return
-        pretrain_world_model(self.agent, self.replay, self.config, self.echo, stop, self.checkpoint)
-        self.pretrained = True
-        self.checkpoint()
+        if not self.pretrained:
+            pretrain_world_model(self.agent, self.replay, self.config, self.echo, stop, self.checkpoint)
+            self.pretrained = True
+            self.checkpoint()
         self.progress.start_training_phase(self.step)
 
     def update_if_due(self) -> None:

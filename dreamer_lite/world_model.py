@@ -30,7 +30,7 @@ import tensorflow_probability as tfp
 
 from .distributions import unit_normal
 from .kl import categorical_kl, kl_balance
-from .networks import MLP, Decoder, Encoder, preprocess
+from .networks import MLP, Decoder, Encoder, adam, preprocess
 from .rssm import RSSM, features
 
 tfd = tfp.distributions
@@ -48,6 +48,7 @@ class WorldModel(keras.layers.Layer):
                                precision, name="decoder")
         self.reward_head = MLP(config.mlp_units, config.mlp_layers, 1, precision, name="reward_head")
         self.continue_head = MLP(config.mlp_units, config.mlp_layers, 1, precision, name="continue_head")
+        self.optimizer = adam(config, config.model_lr, "model_opt")
 
     def image_dist(self, feat) -> tfd.Distribution:
         """(..., F) -> Normal over (..., H, W, 1) frames on the [-0.5, 0.5] scale."""
@@ -109,6 +110,22 @@ class WorldModel(keras.layers.Layer):
             "post_entropy": tf.reduce_mean(tfd.Categorical(logits=post.logits).entropy()),
         }
         return loss, post, metrics
+
+    def train(self, batch):
+        """One Adam step on :meth:`loss`. Returns (posterior states, metrics prefixed ``wm/``,
+        with the global gradient norm of each module)."""
+        modules = {"encoder": self.encoder, "rssm": self.rssm, "decoder": self.decoder,
+                   "reward_head": self.reward_head, "continue_head": self.continue_head}
+        with tf.GradientTape() as tape:
+            loss, post, metrics = self.loss(batch)
+        variables = {name: module.trainable_variables for name, module in modules.items()}
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(tf.nest.flatten(grads), tf.nest.flatten(variables)))
+        metrics = {f"wm/{key}": value for key, value in metrics.items()}
+        metrics["wm/loss"] = loss
+        metrics.update({f"wm/grad_norm/{name}": tf.linalg.global_norm([g for g in module_grads if g is not None])
+                        for name, module_grads in grads.items()})
+        return post, metrics
 
     def reconstruct(self, image, action, is_first):
         """Posterior reconstructions of recorded frames: (B, T, H, W, 1) uint8 -> float in [0, 1]."""

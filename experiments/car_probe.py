@@ -73,26 +73,17 @@ def main() -> None:
           f"{time.time() - t0:.0f}s; car pixels {np.mean([e['masks'].mean() for e in test_eps]):.2%}", flush=True)
 
     model = WorldModel(config, NUM_ACTIONS)
-    optimizer = tf.keras.optimizers.Adam(config.model_lr, epsilon=config.adam_eps,
-                                         global_clipnorm=config.grad_clip)
-
-    @tf.function
-    def step(batch):
-        with tf.GradientTape() as tape:
-            loss, _, metrics = model.loss(batch)
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return metrics
+    step = tf.function(model.train)  # the package's world-model update: (posterior, wm/ metrics)
 
     out = HERE / "results" / "car_probe"
     out.mkdir(parents=True, exist_ok=True)
     rows, start = [], time.time()
     for update in range(1, args.updates + 1):
-        metrics = step(replay.sample(config.batch_size))
+        _, metrics = step(replay.sample(config.batch_size))
         if update % args.eval_every == 0:
             errors = car_pixel_errors(model, test_eps, road_gray(config))
             row = {"update": update, "wall_s": round(time.time() - start, 1),
-                   "image_mse": float(metrics["image_mse"]), "kl": float(metrics["kl"]), **errors}
+                   "image_mse": float(metrics["wm/image_mse"]), "kl": float(metrics["wm/kl"]), **errors}
             rows.append(row)
             print(f"{args.name} update {update}: car ratio {errors['car_error_ratio']:.3f} "
                   f"image mse {row['image_mse']:.5f} kl {row['kl']:.2f} "

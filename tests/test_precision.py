@@ -12,6 +12,7 @@ from dreamer_lite.agent import Agent
 from dreamer_lite.environment import NUM_ACTIONS, make_env
 from dreamer_lite.evaluate import episode_batch, load_agent
 from dreamer_lite.rssm import features
+from dreamer_lite.runs import load_checkpoint
 
 RUN = Path(__file__).parents[1] / "book/results/cpu-l"
 
@@ -29,7 +30,7 @@ def real_frames(config, steps=12):
 def test_committed_checkpoint_runs_in_bfloat16_like_float32():
     reference, config = load_agent(RUN)  # float32, as the run trained
     mixed = Agent(dataclasses.replace(config, precision="mixed_bfloat16"), NUM_ACTIONS)
-    mixed.load(RUN / "checkpoint.npz")
+    load_checkpoint(mixed, RUN / "checkpoint.npz")
     assert {v.dtype for v in mixed.world_model.weights + mixed.actor_critic.weights} == {"float32"}
     batch = real_frames(config)
     outputs = []

@@ -174,7 +174,7 @@ def test_weights_only_export_is_smaller_and_drives_the_same(smoke_run, tmp_path)
     logdir, _ = smoke_run
     path = export_run(logdir, tmp_path / "exported")
     assert path.stat().st_size < 0.5 * (logdir / "checkpoint.npz").stat().st_size
-    (original, config), (exported, _) = load_agent(logdir), load_agent(tmp_path / "exported")
+    (original, _), (exported, _) = load_agent(logdir), load_agent(tmp_path / "exported")
     for a, b in zip(original.actor_critic.weights + original.world_model.weights,
                     exported.actor_critic.weights + exported.world_model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -233,7 +233,7 @@ def test_explore_epsilon_takes_uniform_actions_and_feeds_them_back():
     for _ in range(n):
         index = explorer(frame)
         counts[index] += 1
-        assert np.argmax(explorer.prev_action.numpy()[0]) == index
+        assert np.argmax(explorer.prev_action[0]) == index
     sd = np.sqrt(n * 0.2 * 0.8)
     assert np.all(np.abs(counts - n / 5) < 4 * sd), counts
 
