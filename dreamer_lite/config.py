@@ -82,6 +82,7 @@ class Config:
     pretrain: int = 1000  # world-model-only updates on the prefill data before the first update
     total_steps: int = 20_000  # env steps of the whole run
     explore_epsilon: float = 0.0  # chance of a uniformly random action while collecting
+    crash_share: float = 0.0  # share of each batch's sequences drawn to hold a crash (prioritize_ends)
     eval_every: int = 2500  # env steps between evaluations
     eval_episodes: int = 5  # episodes per evaluation (policy mode, held-out seeds)
     log_every: int = 500  # env steps between metric rows
@@ -240,7 +241,7 @@ def _validate(config: Config) -> None:
     need(config.classes >= 2, f"classes must be >= 2, got {config.classes}")
     need(config.seq_len >= 2, f"seq_len must be >= 2, got {config.seq_len}")
     for name in ("kl_alpha", "gamma", "lambda_", "actor_grad_rho", "centering_x",
-                 "explore_epsilon"):
+                 "explore_epsilon", "crash_share"):
         need(0.0 <= getattr(config, name) <= 1.0,
              f"{name} must be in [0, 1], got {getattr(config, name)}")
     for name in ("unimix", "actor_unimix"):

@@ -14,7 +14,9 @@ frames; written to a hidden temporary name that the loader never reads, then ren
 never leaves half a file: runs.write_atomic).
 A crash or kill loses at most the unfinished episode. Sequences are drawn uniformly at
 random from the concatenation of all episodes and may cross episode ends: the RSSM resets its
-state where ``is_first`` is set.
+state where ``is_first`` is set. Crashes are rare in a good driver's replay, so ``sample`` can
+reserve a share of each batch for sequences that hold one (DreamerV2's ``prioritize_ends``,
+aimed at the crashes): the continue head and the prior then see the steps that lead to a crash.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Replay:
         self.rng = np.random.default_rng(seed)
         self.store: dict[str, np.ndarray] = {}
         self.num_rows = 0
+        self.crash_rows = np.empty(0, np.int64)  # row index of every terminal (crash) frame
         self.num_episodes = 0
         self.env_steps = 0
         for path in sorted(p for p in self.directory.iterdir() if EPISODE_NAME.fullmatch(p.name)):
@@ -111,15 +114,21 @@ class Replay:
                 self.store[key] = grown
         for key, value in episode.items():
             self.store[key][self.num_rows:self.num_rows + rows] = value
+        self.crash_rows = np.append(self.crash_rows, self.num_rows + np.flatnonzero(episode["terminal"]))
         self.num_rows += rows
         self.num_episodes += 1
         self.env_steps += rows - 1
 
-    def sample(self, batch_size: int) -> Batch:
-        """B sequences of ``seq_len`` rows, starts uniform over all rows."""
+    def sample(self, batch_size: int, crash_share: float = 0.0) -> Batch:
+        """B sequences of ``seq_len`` rows. ``round(crash_share * B)`` of them hold a crash
+        (when replay has one); the other starts are uniform over all rows."""
         if self.num_rows < self.seq_len:
             raise ValueError(f"replay holds {self.num_rows} rows, fewer than seq_len={self.seq_len}")
-        starts = self.rng.integers(0, self.num_rows - self.seq_len + 1, batch_size)
+        last_start = self.num_rows - self.seq_len
+        starts = self.rng.integers(0, last_start + 1, batch_size)
+        num_crash = round(crash_share * batch_size) if len(self.crash_rows) else 0
+        if num_crash:
+            starts[:num_crash] = np.clip(self._crash_starts(num_crash), 0, last_start)
         index = starts[:, None] + np.arange(self.seq_len)  # (B, T)
         action = self.store["action"][index]
         one_hot = np.eye(self.num_actions, dtype=np.float32)[np.maximum(action, 0)]
@@ -128,3 +137,11 @@ class Replay:
                      reward=self.store["reward"][index],
                      terminal=self.store["terminal"][index].astype(np.float32),
                      is_first=self.store["is_first"][index].astype(np.float32))
+
+    def _crash_starts(self, count: int) -> np.ndarray:
+        """Starts of ``count`` sequences, each around a crash drawn uniformly from replay, the
+        crash at a uniform position in the sequence's second half (so the steps that led to it
+        come first)."""
+        crashes = self.rng.choice(self.crash_rows, count)
+        positions = self.rng.integers(self.seq_len // 2, self.seq_len, count)
+        return crashes - positions

@@ -243,7 +243,8 @@ class Loop:
 
     def update_if_due(self) -> None:
         if int(self.agent.updates.numpy()) < updates_due(self.step, self.config):
-            metrics = self.agent.train_step(self.replay.sample(self.config.batch_size))
+            batch = self.replay.sample(self.config.batch_size, self.config.crash_share)
+            metrics = self.agent.train_step(batch)
             for key, value in metrics.items():
                 self.sums[key] = self.sums.get(key, 0.0) + float(value)
             self.count += 1
@@ -345,7 +346,7 @@ def catch_up(agent, replay, config, echo) -> None:
         return  # pretraining first; the loop makes the updates once it is done
     owed = updates_due(replay.env_steps, config) - int(agent.updates.numpy())
     for _ in range(owed):
-        agent.train_step(replay.sample(config.batch_size))
+        agent.train_step(replay.sample(config.batch_size, config.crash_share))
     if owed > 0:
         echo(f"caught up {owed:,} updates lost with the kill: {int(agent.updates.numpy()):,} updates")
 
@@ -357,7 +358,7 @@ def pretrain_world_model(agent, replay, config, echo, stop, checkpoint) -> None:
     echo(f"pretraining the world model: {config.pretrain - done:,} updates on the prefill data")
     for update in range(done + 1, config.pretrain + 1):
         stop.check()
-        metrics = agent.pretrain_step(replay.sample(config.batch_size))
+        metrics = agent.pretrain_step(replay.sample(config.batch_size, config.crash_share))
         if update % PRETRAIN_CHECKPOINT_EVERY == 0:
             checkpoint()
         if update % 100 == 0 or update == config.pretrain:

@@ -57,3 +57,29 @@ def test_corrupt_episode_file_is_named(tmp_path):
     path.write_bytes(b"not a zip file")
     with pytest.raises(ReplayError, match=path.name):
         Replay(tmp_path, seq_len=2, num_actions=5)
+
+
+def test_crash_share_reserves_sequences_that_hold_a_crash(tmp_path):
+    rng = np.random.default_rng(4)
+    replay = Replay(tmp_path, seq_len=8, num_actions=5, seed=0)
+    for i in range(40):  # 40 episodes of 10 steps, one crash among them: 1 terminal row in 440
+        replay.add(make_episode(10, 11 * i, rng, crash=(i == 17)))
+    assert replay.crash_rows.tolist() == [17 * 11 + 10]
+    uniform = replay.sample(4000).terminal
+    assert uniform.any(axis=1).mean() < 0.05  # about 8 windows in 433 hold the crash
+    batch = replay.sample(16, crash_share=0.25)
+    holds = batch.terminal.any(axis=1)
+    assert holds[:4].all()  # round(0.25 * 16) = 4 sequences hold the crash
+    many = replay.sample(4000, crash_share=0.5).terminal[:2000]
+    position = many.argmax(axis=1)
+    assert many.any(axis=1).all() and position.min() == 4 and position.max() == 7  # second half
+    assert abs(np.bincount(position, minlength=8)[4:].std() / 500) < 0.1  # uniform over 4..7
+
+
+def test_crash_share_without_crashes_samples_uniformly(tmp_path):
+    rng = np.random.default_rng(5)
+    replay = Replay(tmp_path, seq_len=4, num_actions=5, seed=0)
+    for i in range(3):
+        replay.add(make_episode(5, 20 * i, rng))
+    same = Replay(tmp_path, seq_len=4, num_actions=5, seed=0)
+    np.testing.assert_array_equal(replay.sample(32, crash_share=0.5).image, same.sample(32).image)
