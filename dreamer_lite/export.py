@@ -2,9 +2,10 @@
 
     python -m dreamer_lite.export --logdir runs/NAME --out book/results/NAME
 
-Copies config.json, metrics.csv, eval.csv and progress.json, and writes checkpoint.npz without
-the optimiser state (about a third of the training checkpoint's size). The folder then works as
-a run folder for ``python -m dreamer_lite.evaluate --logdir OUT``; ``--resume`` refuses it.
+Copies config.json, metrics.csv, eval.csv, progress.json and starts.jsonl, and writes
+checkpoint.npz without the optimiser state (about a third of the training checkpoint's size).
+The folder then works as a run folder for
+``python -m dreamer_lite.evaluate --logdir OUT``; ``--resume`` refuses it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .evaluate import load_agent
 from .quiet import import_tensorflow
 from .runs import save_checkpoint
 
-RECORD_FILES = ("config.json", "metrics.csv", "eval.csv", "progress.json")
+RECORD_FILES = ("config.json", "metrics.csv", "eval.csv", "progress.json", "starts.jsonl")
 
 
 def export_run(logdir, out) -> Path:
