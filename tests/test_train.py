@@ -178,7 +178,8 @@ def test_weights_only_export_is_smaller_and_drives_the_same(smoke_run, tmp_path)
     for a, b in zip(original.actor_critic.weights + original.world_model.weights,
                     exported.actor_critic.weights + exported.world_model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert (tmp_path / "exported" / "eval.csv").read_text() == (logdir / "eval.csv").read_text()
+    for name in ("eval.csv", "starts.jsonl"):  # the record: evaluations, and who started the run how
+        assert (tmp_path / "exported" / name).read_text() == (logdir / name).read_text()
 
 
 def test_behaviour_step_leaves_the_world_model_alone(random_batch):
