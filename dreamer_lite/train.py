@@ -228,7 +228,7 @@ class Loop:
         self.writer = tf.summary.create_file_writer(str(logdir / "tb"))
         self.progress = Progress(config.total_steps)
         self.pretrained = int(agent.pretrain_updates.numpy()) >= config.pretrain
-        self.sums, self.count, self.last_eval = {}, 0, {}
+        self.sums, self.last_eval = {}, {}  # metric -> (weighted sum, sum of weights) since the last row
 
     def pretrain_if_due(self, stop) -> None:
         """At the end of prefill: pretrain the world model (unless done), then start the clock
@@ -244,17 +244,14 @@ class Loop:
     def update_if_due(self) -> None:
         if int(self.agent.updates.numpy()) < updates_due(self.step, self.config):
             batch = self.replay.sample(self.config.batch_size, self.config.crash_share)
-            metrics = self.agent.train_step(batch)
-            for key, value in metrics.items():
-                self.sums[key] = self.sums.get(key, 0.0) + float(value)
-            self.count += 1
+            accumulate(self.sums, self.agent.train_step(batch))
 
     def log_if_due(self, recent: list) -> None:
         if self.step < self.next_log:
             return
         self.next_log += self.config.log_every
-        row = _log_row(self.step, self.agent, self.start_wall, self.sums, self.count, recent)
-        self.sums, self.count = {}, 0
+        row = _log_row(self.step, self.agent, self.start_wall, self.sums, recent)
+        self.sums = {}
         if "wm/loss" in row:
             self.metrics_log.write(row)
             self._tensorboard(row)
@@ -383,14 +380,27 @@ def _describe_eval(result: dict) -> str:
             f"{result['car_error_ratio']:.2f}")
 
 
-def _log_row(step, agent, start_wall, sums, count, recent) -> dict:
+def accumulate(sums: dict, metrics: dict) -> None:
+    """Add one update's metrics to ``sums`` (metric -> (weighted sum, sum of weights)).
+
+    A ``*_crash`` metric is a mean over the batch's crash steps, so it is weighted by their
+    number: the log row holds its mean over every crash step of the window, not an average that
+    counts the batches without a crash as 0. Every other metric has weight 1 per update."""
+    crash_steps = float(metrics["wm/crash_steps"])
+    for key, value in metrics.items():
+        weight = crash_steps if key.endswith("_crash") else 1.0
+        total, weights = sums.get(key, (0.0, 0.0))
+        sums[key] = (total + weight * float(value), weights + weight)
+
+
+def _log_row(step, agent, start_wall, sums, recent) -> dict:
     row = {"env_step": step, "updates": int(agent.updates.numpy()),
            "wall_s": round(time.time() - start_wall, 1)}
     if recent:
         row.update({"train/return": float(np.mean([r for r, _, _ in recent])),
                     "train/crash_rate": float(np.mean([c for _, c, _ in recent])),
                     "train/final_speed": float(np.mean([s for _, _, s in recent]))})
-    row.update({key: value / count for key, value in sums.items()} if count else {})
+    row.update({key: total / weights if weights else float("nan") for key, (total, weights) in sums.items()})
     return row
 
 

@@ -94,6 +94,7 @@ class WorldModel(keras.layers.Layer):
 
         reward_error = tf.abs(reward.mean() - batch.reward)  # (B, T)
         metrics = {
+            "crash_steps": crash_steps,  # the weight of the *_crash means when updates are averaged
             "image_nll": image_nll,
             "image_mse": tf.reduce_mean(tf.square(image.mean() - target)),
             "reward_nll": reward_nll,

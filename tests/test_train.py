@@ -16,7 +16,7 @@ from dreamer_lite.config import make_config
 from dreamer_lite.environment import NUM_ACTIONS
 from dreamer_lite.evaluate import evaluate_command as evaluate_main
 from dreamer_lite.runs import CheckpointError, load_checkpoint, save_checkpoint
-from dreamer_lite.train import updates_due
+from dreamer_lite.train import _log_row, accumulate, updates_due
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -59,6 +59,25 @@ def test_metrics_have_the_expected_columns_and_show_learning(smoke_run):
     evals = read_csv(logdir / "eval.csv")
     for column in ("mean_return", "stderr_return", "crash_rate", "mean_speed", "car_error_ratio"):
         assert column in evals[0], column
+
+
+def test_crash_metrics_are_averaged_over_crash_steps_not_updates():
+    """Three updates: a batch without a crash (its *_crash mean is 0 by convention), one with 3
+    crash steps at P(continue) 0.2, one with 1 crash step at 0.6. The row's crash mean is over the
+    4 crash steps, (3 * 0.2 + 0.6) / 4 = 0.3, not (0 + 0.2 + 0.6) / 3; other metrics are plain means."""
+    sums = {}
+    for crash_steps, prob, loss in ((0, 0.0, 1.0), (3, 0.2, 2.0), (1, 0.6, 6.0)):
+        accumulate(sums, {"wm/crash_steps": crash_steps, "wm/continue_prob_crash": prob, "wm/loss": loss})
+
+    class Agent:  # what _log_row reads of the agent
+        updates = type("Counter", (), {"numpy": lambda self: 3})()
+
+    row = _log_row(100, Agent(), time.time(), sums, recent=[])
+    assert row["wm/continue_prob_crash"] == pytest.approx(0.3)
+    assert row["wm/loss"] == pytest.approx(3.0) and row["wm/crash_steps"] == pytest.approx(4 / 3)
+    quiet = {}
+    accumulate(quiet, {"wm/crash_steps": 0, "wm/continue_prob_crash": 0.0, "wm/loss": 1.0})
+    assert np.isnan(_log_row(100, Agent(), time.time(), quiet, recent=[])["wm/continue_prob_crash"])
 
 
 def test_evaluate_cli_on_the_checkpoint(smoke_run, tmp_path):
