@@ -83,3 +83,26 @@ def test_crash_share_without_crashes_samples_uniformly(tmp_path):
         replay.add(make_episode(5, 20 * i, rng))
     same = Replay(tmp_path, seq_len=4, num_actions=5, seed=0)
     np.testing.assert_array_equal(replay.sample(32, crash_share=0.5).image, same.sample(32).image)
+
+
+def test_replay_crashes_coverage_matches_the_sampler(tmp_path):
+    """experiments/replay_crashes.py's exact expectations against counting over every start and
+    against Replay.sample's own draws."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "experiments" / "replay_crashes.py"
+    spec = importlib.util.spec_from_file_location("replay_crashes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    rng = np.random.default_rng(3)
+    replay = Replay(tmp_path, seq_len=6, num_actions=5, seed=1)
+    for i, steps in enumerate([4, 9, 3, 12, 7, 5]):
+        replay.add(make_episode(steps, 20 * i, rng, crash=i in (0, 3, 4)))
+    rows = replay.store["terminal"][:replay.num_rows]
+    p_any, per_seq = module.coverage(np.flatnonzero(rows), replay.num_rows, 6)
+    windows = np.array([rows[s:s + 6].sum() for s in range(replay.num_rows - 6 + 1)])
+    assert p_any == pytest.approx(np.mean(windows > 0)) and per_seq == pytest.approx(windows.mean())
+    drawn = np.concatenate([replay.sample(64).terminal.sum(1) for _ in range(200)])
+    assert np.mean(drawn > 0) == pytest.approx(p_any, abs=0.03)
