@@ -55,14 +55,14 @@ def coverage(crash_rows: np.ndarray, num_rows: int, seq_len: int) -> tuple[float
     return float(np.mean(per_start > 0)), float(np.mean(per_start))
 
 
-def batch_view(terminals: list[np.ndarray], prefill: int, config) -> dict:
+def batch_view(terminals: list[np.ndarray], config) -> dict:
     """What one batch holds, for the replay made of these episodes."""
     rows = np.concatenate(terminals)
     lengths = np.array([len(t) - 1 for t in terminals])  # env steps per episode
     episode_of_row = np.repeat(np.arange(len(terminals)), lengths + 1)
     steps_before = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # env steps before each episode
     crash_rows = np.flatnonzero(rows)
-    own = crash_rows[steps_before[episode_of_row[crash_rows]] >= prefill]  # the agent's crashes
+    own = crash_rows[steps_before[episode_of_row[crash_rows]] >= config.prefill]  # the agent's crashes
     batch, k = config.batch_size, round(config.crash_share * config.batch_size)
     p_any, per_seq = coverage(crash_rows, len(rows), config.seq_len)
     p_own, per_seq_own = coverage(own, len(rows), config.seq_len)
@@ -93,7 +93,7 @@ def main() -> None:
     steps = np.cumsum([len(t) - 1 for t in terminals])
     points = []
     for at in sorted(a for a in args.at if a < steps[-1]) + [int(steps[-1])]:
-        points.append(batch_view(terminals[:int(np.searchsorted(steps, at)) + 1], config.prefill, config))
+        points.append(batch_view(terminals[:int(np.searchsorted(steps, at)) + 1], config))
     out = HERE / "results" / "replay_crashes"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{args.name or run.name}.json"
