@@ -58,6 +58,46 @@ def learning_curves(runs: dict[str, pd.DataFrame], baselines: dict[str, dict] | 
     return fig
 
 
+def evaluations_by_length(results, names) -> pd.DataFrame:
+    """One row per record in ``results``: where its run stood (env steps, updates, wall-clock
+    hours, from progress.json) and its 200-episode evaluation on seeds 3000-3199."""
+    rows = {}
+    for name in names:
+        evaluation = json.loads((Path(results) / name / "evaluation_200ep_seed3000.json").read_text())
+        progress = json.loads((Path(results) / name / "progress.json").read_text())
+        rows[name] = {"env_step": progress["env_steps"], "updates": progress["updates"],
+                      "hours": progress["wall_s"] / 3600,
+                      **{key: evaluation[key] for key in ("mean_return", "stderr_return", "crash_rate",
+                                                          "mean_speed", "car_error_ratio")}}
+    return pd.DataFrame(rows).T.sort_values("env_step")
+
+
+def against_compute(curves: dict[str, pd.DataFrame], references: dict[str, dict], bar: dict[str, float],
+                    bar_label: str = "the bar"):
+    """Return, crash rate and speed of runs recorded at several lengths (name -> the rows of
+    :func:`evaluations_by_length`) against env steps: return with its standard error, the
+    reference evaluations as black horizontal lines, each line of ``bar`` (keyed like the
+    evaluations) dotted in green and named ``bar_label``. The legend sits under the panels."""
+    keys = [(key, label) for key, label in CURVES if key in bar]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.4))
+    colours = run_colours(list(curves))
+    for ax, (key, label) in zip(axes, keys):
+        for name, curve in curves.items():
+            errors = curve["stderr_return"] if key == "mean_return" else None
+            ax.errorbar(curve["env_step"], curve[key], yerr=errors, marker="o", capsize=3,
+                        color=colours[name], label=name)
+        for (policy, result), style in zip(references.items(), ("-", *BASELINE_STYLES)):
+            ax.axhline(result[key], color="black", ls=style, lw=1, label=policy)
+        ax.axhline(bar[key], color="tab:green", ls=":", lw=2, label=bar_label)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+               ncol=3, fontsize=8)
+    return fig
+
+
 def image_grid(rows: dict[str, np.ndarray], title: str = ""):
     """Frames side by side: {row name: (T, H, W[, 1]) in [0, 1]} -> one row per entry."""
     names = list(rows)
