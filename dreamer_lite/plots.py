@@ -1,4 +1,5 @@
-"""Figures the book and the closing notes reuse: learning curves, image grids, GIFs."""
+"""Figures the book and the closing notes reuse: learning curves, curves against compute, image
+grids, GIFs."""
 
 from __future__ import annotations
 
