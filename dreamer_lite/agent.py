@@ -68,7 +68,7 @@ class Agent:
         """Actor and critic only, on the posteriors of a batch; the world model stays fixed
         (for experiments on the behaviour side with a trained model)."""
         wm = self.world_model
-        post, _ = wm.rssm.observe(wm.encoder(batch.image), batch.action, batch.is_first)
+        post, _ = wm.rssm.observe(wm.embed(batch.image, batch.is_first), batch.action, batch.is_first)
         metrics = self.actor_critic.train(wm, post, batch)
         self._count_update()
         return metrics
@@ -84,11 +84,12 @@ class Agent:
         return self.world_model.rssm.initial(1), tf.zeros([1, self.num_actions])
 
     @tf.function
-    def act(self, state: State, prev_action, image, is_first, greedy):
+    def act(self, state: State, prev_action, prev_image, image, is_first, greedy):
         """One policy step in the real environment: update the posterior with the new frame
-        (1, H, W, 1), then pick an action (the mode if ``greedy``, else a sample).
+        (1, H, W, 1), then pick an action (the mode if ``greedy``, else a sample). ``prev_image``
+        is the frame before it (read only with ``encoder_frames=2``).
         Returns (one-hot action (1, A), new state)."""
-        embed = self.world_model.encoder(image)
+        embed = self.world_model.embed_step(prev_image, image, is_first)
         post, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first)
         policy = self.actor_critic.policy(features(post))
         action = tf.cond(greedy, lambda: tf.one_hot(tf.argmax(policy.logits, -1), self.num_actions),

@@ -209,8 +209,10 @@ class Subject:
         """One ``agent.act`` on the latest frame of the driven env; returns the action index."""
         import tensorflow as tf
 
-        action, self.state = self.agent.act(self.state, self.prev_action, self.frame[None],
-                                            tf.constant([self.is_first], tf.float32), self.greedy)
+        action, self.state = self.agent.act(self.state, self.prev_action, self.prev_frame[None],
+                                            self.frame[None], tf.constant([self.is_first], tf.float32),
+                                            self.greedy)
+        self.prev_frame = self.frame
         index = int(np.argmax(action.numpy()[0]))
         self.prev_action = tf.one_hot([index], self.num_actions)
         self.is_first = False
@@ -242,6 +244,7 @@ class Subject:
 
     def _start_episode(self) -> None:
         self.frame, _ = self.env.reset(seed=next(self.seeds))
+        self.prev_frame = self.frame
         self.episode = self.package.replay.EpisodeRecorder(self.frame)
         self.state, self.prev_action = self.agent.initial_policy_state()
         self.is_first = True

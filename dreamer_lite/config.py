@@ -39,6 +39,7 @@ class Config:
 
     # --- networks (chapter 2) ---
     cnn_depth: int = 16  # channels of the first conv layer; doubles at each of 4 layers
+    encoder_frames: int = 1  # frames the encoder sees: 1, or 2 (the previous frame beside the current)
     mlp_units: int = 200  # width of the reward, continue, actor and critic MLPs
     mlp_layers: int = 2  # hidden layers of those MLPs
     precision: str = "float32"  # "mixed_bfloat16": matmuls and convs in bfloat16 (weights, losses float32)
@@ -153,7 +154,8 @@ def check_key(key: str) -> None:
 # replay show.
 FIXED_ON_RESUME = frozenset({
     "env_id", "frame_width", "frame_height", "scaling", "centering_x", "gray_weights", "supersample",
-    "speedometer", "cnn_depth", "mlp_units", "mlp_layers", "deter", "hidden", "stoch", "classes"})
+    "speedometer", "cnn_depth", "encoder_frames", "mlp_units", "mlp_layers", "deter", "hidden",
+    "stoch", "classes"})
 
 
 def resume_config(saved: Config, overrides: dict) -> tuple[Config, dict]:
@@ -247,6 +249,8 @@ def _validate(config: Config) -> None:
     for name in ("frame_width", "frame_height"):
         need(getattr(config, name) % 16 == 0,
              f"{name} must be a multiple of 16 (four stride-2 convs), got {getattr(config, name)}")
+    need(config.encoder_frames in (1, 2),
+         f"encoder_frames must be 1 or 2, got {config.encoder_frames}")
     need(config.classes >= 2, f"classes must be >= 2, got {config.classes}")
     need(config.seq_len >= 2, f"seq_len must be >= 2, got {config.seq_len}")
     for name in ("kl_alpha", "gamma", "lambda_", "actor_grad_rho", "centering_x",

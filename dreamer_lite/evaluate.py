@@ -46,11 +46,13 @@ class AgentPolicy:
 
     def reset(self) -> None:
         self.state, self.prev_action = self.agent.initial_policy_state()
-        self.is_first = True
+        self.prev_frame, self.is_first = None, True
 
     def __call__(self, frame: np.ndarray) -> int:
-        action, self.state = self.agent.act(self.state, self.prev_action, frame[None],
+        prev_frame = frame if self.is_first else self.prev_frame
+        action, self.state = self.agent.act(self.state, self.prev_action, prev_frame[None], frame[None],
                                             np.array([self.is_first], np.float32), self.greedy)
+        self.prev_frame = frame
         index = int(np.argmax(action[0]))
         if self.epsilon and self.rng.random() < self.epsilon:
             index = int(self.rng.integers(NUM_ACTIONS))

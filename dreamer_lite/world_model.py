@@ -20,6 +20,12 @@ plateau; we log the per-pixel squared error (``image_mse``) beside it. Also logg
 error and the predicted continue probability on crash steps (a model that misses crashes cannot
 teach caution), and how many latents carry more than 0.01 nats of KL (``kl_active_latents``).
 (The continue head's mean times gamma is DreamerV2's discount head, whose target is gamma * (1 - terminal).)
+
+What the encoder sees (:meth:`WorldModel.embed`) is not DreamerV2's either when
+``encoder_frames`` is 2: the frame beside the one before it, ``[x_{t-1}, x_t]`` on the channel
+axis (DQN stacks frames the same way), so that one embedding holds how fast the other cars close
+in. The decoder still draws the one frame x_t. Where no earlier frame of the episode is at hand
+(its first step, and the first step of a replay sequence) x_t stands in for x_{t-1}.
 """
 
 from __future__ import annotations
@@ -50,6 +56,19 @@ class WorldModel(keras.layers.Layer):
         self.continue_head = MLP(config.mlp_units, config.mlp_layers, 1, precision, name="continue_head")
         self.optimizer = adam(config, config.model_lr, "model_opt")
 
+    def embed(self, image, is_first):
+        """Embeddings e_t of a sequence of frames: (B, T, H, W, 1) uint8 -> (B, T, E)."""
+        if self.config.encoder_frames == 1:
+            return self.encoder(image)
+        previous = tf.concat([image[:, :1], image[:, :-1]], 1)  # (B, T, H, W, 1): x_{t-1}
+        return self.encoder(frame_pair(previous, image, is_first))
+
+    def embed_step(self, prev_frame, frame, is_first):
+        """The embedding of one step: frames (B, H, W, 1) uint8 and is_first (B,) -> (B, E)."""
+        if self.config.encoder_frames == 1:
+            return self.encoder(frame)
+        return self.encoder(frame_pair(prev_frame, frame, is_first))
+
     def image_dist(self, feat) -> tfd.Distribution:
         """(..., F) -> Normal over (..., H, W, 1) frames on the [-0.5, 0.5] scale."""
         return unit_normal(self.decoder(feat), 3)
@@ -67,7 +86,7 @@ class WorldModel(keras.layers.Layer):
         is 0 is left out of the loss, so that no gradient path is built for it.
         """
         cfg = self.config
-        embed = self.encoder(batch.image)  # (B, T, E)
+        embed = self.embed(batch.image, batch.is_first)  # (B, T, E)
         post, prior = self.rssm.observe(embed, batch.action, batch.is_first)
         feat = features(post)  # (B, T, F)
         prior_feat = features(prior)  # (B, T, F): the same h_t, with z_t drawn from the prior
@@ -130,17 +149,24 @@ class WorldModel(keras.layers.Layer):
 
     def reconstruct(self, image, action, is_first):
         """Posterior reconstructions of recorded frames: (B, T, H, W, 1) uint8 -> float in [0, 1]."""
-        post, _ = self.rssm.observe(self.encoder(image), action, is_first)
+        post, _ = self.rssm.observe(self.embed(image, is_first), action, is_first)
         return tf.clip_by_value(self.image_dist(features(post)).mean() + 0.5, 0.0, 1.0)
 
     def dream(self, image, action, is_first, context: int):
         """Open-loop prediction: observe the first ``context`` frames, then run the prior on
         the recorded actions. (B, T, ...) -> frames (B, T - context, H, W, 1) in [0, 1]."""
-        post, _ = self.rssm.observe(self.encoder(image[:, :context]), action[:, :context],
-                                    is_first[:, :context])
+        post, _ = self.rssm.observe(self.embed(image[:, :context], is_first[:, :context]),
+                                    action[:, :context], is_first[:, :context])
         state = tf.nest.map_structure(lambda x: x[:, -1], post)
         frames = []
         for t in range(context, image.shape[1]):
             state = self.rssm.img_step(state, action[:, t])
             frames.append(self.image_dist(features(state)).mean() + 0.5)
         return tf.clip_by_value(tf.stack(frames, 1), 0.0, 1.0)
+
+
+def frame_pair(previous, frame, is_first):
+    """The encoder's input with two frames: [x_{t-1}, x_t] on the channel axis, x_t in place of
+    x_{t-1} where is_first. (..., H, W, 1) uint8 twice and is_first (...) -> (..., H, W, 2)."""
+    first = tf.cast(is_first, tf.bool)[..., None, None, None]  # (..., 1, 1, 1)
+    return tf.concat([tf.where(first, frame, previous), frame], -1)

@@ -41,12 +41,14 @@ def posterior_after(agent, env, seed: int, actions: list[int]):
     """Reset with ``seed``, take ``actions`` while observing; the posterior state (1, ...)."""
     frame, _ = env.reset(seed=seed)
     state, prev_action = agent.initial_policy_state()
-    is_first = 1.0
+    is_first, prev_frame = 1.0, frame
     for action in [*actions, None]:
-        embed = agent.world_model.encoder(frame[None])
-        state, _ = agent.world_model.rssm.obs_step(state, prev_action, embed, tf.constant([is_first]))
+        is_first = tf.constant([is_first])
+        embed = agent.world_model.embed_step(prev_frame[None], frame[None], is_first)
+        state, _ = agent.world_model.rssm.obs_step(state, prev_action, embed, is_first)
         if action is None:
             return state
+        prev_frame = frame
         frame, _, _, _, _ = env.step(action)
         prev_action, is_first = tf.one_hot([action], NUM_ACTIONS), 0.0
 

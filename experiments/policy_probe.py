@@ -43,13 +43,15 @@ def policy_while_idling(agent, env, seeds):
     for seed in seeds:
         frame, _ = env.reset(seed=seed)
         state, prev_action, is_first, done = *agent.initial_policy_state(), 1.0, False
+        prev_frame = frame
         while not done:
-            embed = agent.world_model.encoder(frame[None])
-            state, _ = agent.world_model.rssm.obs_step(state, prev_action, embed, tf.constant([is_first]))
+            is_first = tf.constant([is_first])
+            embed = agent.world_model.embed_step(prev_frame[None], frame[None], is_first)
+            state, _ = agent.world_model.rssm.obs_step(state, prev_action, embed, is_first)
             probs = tf.nn.softmax(agent.actor_critic.policy(features(state)).logits)[0].numpy()
             gap = gap_ahead(env, max_ahead=60.0)
             rows.append({"gap": np.nan if gap is None else gap, **dict(zip(ACTION_NAMES, probs))})
-            prev_action, is_first = tf.one_hot([1], NUM_ACTIONS), 0.0
+            prev_action, is_first, prev_frame = tf.one_hot([1], NUM_ACTIONS), 0.0, frame
             frame, _, terminated, truncated, _ = env.step(1)
             done = terminated or truncated
     return pd.DataFrame(rows)
@@ -69,7 +71,7 @@ def posterior_after(agent, env, action, seeds, steps=3):
         episode = run_episode(env, FixedPolicy(action), seed, record=True)
         if episode["length"] > steps:
             batch = episode_batch({"frames": episode["frames"][:steps + 1], "actions": episode["actions"][:steps]})
-            post, _ = wm.rssm.observe(wm.encoder(batch.image), batch.action, batch.is_first)
+            post, _ = wm.rssm.observe(wm.embed(batch.image, batch.is_first), batch.action, batch.is_first)
             starts.append(tf.nest.map_structure(lambda x: x[:, -1], post))
     return tf.nest.map_structure(lambda *xs: tf.concat(xs, 0), *starts)
 
