@@ -89,8 +89,7 @@ class Agent:
         (1, H, W, 1), then pick an action (the mode if ``greedy``, else a sample). ``prev_image``
         is the frame before it (read only with ``encoder_frames=2``).
         Returns (one-hot action (1, A), new state)."""
-        embed = self.world_model.embed_step(prev_image, image, is_first)
-        post, _ = self.world_model.rssm.obs_step(state, prev_action, embed, is_first)
+        post = self.world_model.observe_step(state, prev_action, prev_image, image, is_first)
         policy = self.actor_critic.policy(features(post))
         action = tf.cond(greedy, lambda: tf.one_hot(tf.argmax(policy.logits, -1), self.num_actions),
                          lambda: tf.stop_gradient(policy.sample()))

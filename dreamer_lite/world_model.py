@@ -69,6 +69,12 @@ class WorldModel(keras.layers.Layer):
             return self.encoder(frame)
         return self.encoder(frame_pair(prev_frame, frame, is_first))
 
+    def observe_step(self, state, prev_action, prev_frame, frame, is_first):
+        """The posterior state after one real frame (B, H, W, 1), given the state and action
+        before it and the frame before it (read only with ``encoder_frames=2``)."""
+        embed = self.embed_step(prev_frame, frame, is_first)
+        return self.rssm.obs_step(state, prev_action, embed, is_first)[0]
+
     def image_dist(self, feat) -> tfd.Distribution:
         """(..., F) -> Normal over (..., H, W, 1) frames on the [-0.5, 0.5] scale."""
         return unit_normal(self.decoder(feat), 3)

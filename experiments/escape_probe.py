@@ -43,9 +43,8 @@ def posterior_after(agent, env, seed: int, actions: list[int]):
     state, prev_action = agent.initial_policy_state()
     is_first, prev_frame = 1.0, frame
     for action in [*actions, None]:
-        is_first = tf.constant([is_first])
-        embed = agent.world_model.embed_step(prev_frame[None], frame[None], is_first)
-        state, _ = agent.world_model.rssm.obs_step(state, prev_action, embed, is_first)
+        state = agent.world_model.observe_step(state, prev_action, prev_frame[None], frame[None],
+                                               tf.constant([is_first]))
         if action is None:
             return state
         prev_frame = frame

@@ -45,9 +45,8 @@ def policy_while_idling(agent, env, seeds):
         state, prev_action, is_first, done = *agent.initial_policy_state(), 1.0, False
         prev_frame = frame
         while not done:
-            is_first = tf.constant([is_first])
-            embed = agent.world_model.embed_step(prev_frame[None], frame[None], is_first)
-            state, _ = agent.world_model.rssm.obs_step(state, prev_action, embed, is_first)
+            state = agent.world_model.observe_step(state, prev_action, prev_frame[None], frame[None],
+                                                   tf.constant([is_first]))
             probs = tf.nn.softmax(agent.actor_critic.policy(features(state)).logits)[0].numpy()
             gap = gap_ahead(env, max_ahead=60.0)
             rows.append({"gap": np.nan if gap is None else gap, **dict(zip(ACTION_NAMES, probs))})

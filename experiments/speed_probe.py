@@ -64,13 +64,6 @@ def finetuned_agent(run: Path, updates: int, overrides: dict):
     return agent, config
 
 
-def observe_step(wm, state, action, prev_frame, frame, is_first: float):
-    """The posterior after one real frame (H, W, 1), its predecessor and the action before it."""
-    is_first = tf.constant([is_first])
-    embed = wm.embed_step(prev_frame[None], frame[None], is_first)
-    return wm.rssm.obs_step(state, action, embed, is_first)[0]
-
-
 def drive_and_watch(agent, env, seeds, rng) -> dict:
     """Random actions; per step the speed, true reward, posterior features and reward predictions."""
     wm, rows = agent.world_model, {"episode": [], "speed": [], "reward": [], "post_reward": [],
@@ -78,14 +71,14 @@ def drive_and_watch(agent, env, seeds, rng) -> dict:
     for episode, seed in enumerate(seeds):
         frame, _ = env.reset(seed=seed)
         state, prev_action = agent.initial_policy_state()
-        state = observe_step(wm, state, prev_action, frame, frame, 1.0)
+        state = wm.observe_step(state, prev_action, frame[None], frame[None], tf.constant([1.0]))
         done = False
         while not done:
             action = tf.one_hot([int(rng.integers(NUM_ACTIONS))], NUM_ACTIONS)
             prev_frame = frame
             frame, reward, terminated, truncated, info = env.step(int(np.argmax(action[0])))
             prior = wm.rssm.img_step(state, action)
-            state = observe_step(wm, state, action, prev_frame, frame, 0.0)
+            state = wm.observe_step(state, action, prev_frame[None], frame[None], tf.constant([0.0]))
             rows["episode"].append(episode)
             rows["speed"].append(float(info["speed"]))
             rows["reward"].append(float(reward))
@@ -145,11 +138,12 @@ def dream_vs_road(agent, env, seeds, action: int, speed_weights, lead: int = 3,
     for row, seed in enumerate(seeds):
         frame, _ = env.reset(seed=seed)
         state, prev_action = agent.initial_policy_state()
-        state = observe_step(wm, state, prev_action, frame, frame, 1.0)
+        state = wm.observe_step(state, prev_action, frame[None], frame[None], tf.constant([1.0]))
         for _ in range(lead):
             prev_frame = frame
             frame, _, crashed, _, _ = env.step(1)
-            state = observe_step(wm, state, tf.one_hot([1], NUM_ACTIONS), prev_frame, frame, 0.0)
+            state = wm.observe_step(state, tf.one_hot([1], NUM_ACTIONS), prev_frame[None], frame[None],
+                                     tf.constant([0.0]))
         if crashed:
             continue
         imagined, alive = state, True
