@@ -58,13 +58,12 @@ class WorldModel(keras.layers.Layer):
 
     def embed(self, image, is_first):
         """Embeddings e_t of a sequence of frames: (B, T, H, W, 1) uint8 -> (B, T, E)."""
-        if self.config.encoder_frames == 1:
-            return self.encoder(image)
         previous = tf.concat([image[:, :1], image[:, :-1]], 1)  # (B, T, H, W, 1): x_{t-1}
-        return self.encoder(frame_pair(previous, image, is_first))
+        return self.embed_step(previous, image, is_first)
 
     def embed_step(self, prev_frame, frame, is_first):
-        """The embedding of one step: frames (B, H, W, 1) uint8 and is_first (B,) -> (B, E)."""
+        """The embeddings of frames x_t beside x_{t-1}: (..., H, W, 1) uint8 twice and is_first
+        (...) -> (..., E)."""
         if self.config.encoder_frames == 1:
             return self.encoder(frame)
         return self.encoder(frame_pair(prev_frame, frame, is_first))
