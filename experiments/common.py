@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,11 @@ def write_csv(path: Path, rows: list[dict], settings: str) -> None:
         writer.writeheader()
         for row in rows:
             writer.writerow({**row, "settings": settings})
+
+
+def write_result(probe: str, name: str, result: dict) -> Path:
+    """Write ``result`` to experiments/results/PROBE/NAME.json; returns the path."""
+    out = Path(__file__).parent / "results" / probe / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return out

@@ -33,9 +33,8 @@ from dreamer_lite.environment import make_env
 from dreamer_lite.evaluate import AgentPolicy, episode_batch, load_agent
 from dreamer_lite.rssm import features
 
-from common import drive  # experiments/ is on the path when this script runs
+from common import drive, write_result  # experiments/ is on the path when this script runs
 
-HERE = Path(__file__).parent
 DREAM_LEADS = (1, 2, 3, 5)  # dream from this many steps before the crash
 
 
@@ -110,9 +109,7 @@ def main() -> None:
                                      for lead in DREAM_LEADS} if crashes else {},
         "crashes": crashes,
     }
-    out = HERE / "results" / "crash_anatomy" / f"{args.name or Path(args.run).name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_result("crash_anatomy", args.name or Path(args.run).name, result)
     print(json.dumps({k: v for k, v in result.items() if k != "crashes"}, indent=2))
 
 

@@ -22,7 +22,7 @@ from dreamer_lite.agent import Agent, seed_everything
 from dreamer_lite.environment import NUM_ACTIONS
 from dreamer_lite.evaluate import load_agent
 
-HERE = Path(__file__).parent
+from common import write_result  # experiments/ is on the path when this script runs
 
 
 def first_kernel(agent) -> np.ndarray:
@@ -53,9 +53,7 @@ def main() -> None:
               "rms_trained": channel_rms(trained), "rms_initial": channel_rms(initial),
               "cosine_trained": np.round(cosines(trained), 3).tolist(),
               "cosine_initial": np.round(cosines(initial), 3).tolist()}
-    out = HERE / "results" / "encoder_channels" / f"{Path(args.run).name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("encoder_channels", Path(args.run).name, result)
     print(json.dumps(result, indent=2))
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from common import drive
+from common import drive, write_result
 
 from dreamer_lite.environment import ACTION_NAMES, NUM_ACTIONS, make_env
 from dreamer_lite.evaluate import AgentPolicy, load_agent
@@ -113,9 +113,7 @@ def main() -> None:
                            "advantage": dict(zip(ACTION_NAMES, (q_values - value).tolist())),
                            "policy": dict(zip(ACTION_NAMES, probs.tolist())), "survives": saved})
             print(probes[-1], flush=True)
-    out = HERE / "results" / "escape_probe" / f"{args.anatomy}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"run": args.run, "anatomy": args.anatomy, "probes": probes}, indent=2))
+    write_result("escape_probe", args.anatomy, {"run": args.run, "anatomy": args.anatomy, "probes": probes})
 
 
 if __name__ == "__main__":

@@ -37,11 +37,9 @@ from dreamer_lite.environment import make_env
 from dreamer_lite.evaluate import AgentPolicy, FixedPolicy, load_agent
 from dreamer_lite.rssm import features
 
-from common import drive  # experiments/ is on the path when this script runs
+from common import drive, write_result  # experiments/ is on the path when this script runs
 from crash_anatomy import observe
 from speed_probe import ridge_fit, with_bias
-
-HERE = Path(__file__).parent
 
 
 def one_step_priors(world_model, batch, post):
@@ -108,9 +106,7 @@ def main() -> None:
               "max_gap": args.max_gap,
               "scaling_px_per_m": config.scaling, "steps": len(data["gap"]),
               "gap": probe(data, "gap"), "closing": probe(data, "closing")}
-    out = HERE / "results" / "gap_probe" / f"{args.name or Path(args.run).name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("gap_probe", args.name or Path(args.run).name, result)
     print(json.dumps(result, indent=2))
 
 

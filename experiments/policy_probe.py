@@ -21,7 +21,6 @@ book can show these numbers without the run's weights.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,8 @@ from dreamer_lite.environment import ACTION_NAMES, NUM_ACTIONS, gap_ahead, make_
 from dreamer_lite.evaluate import FixedPolicy, episode_batch, load_agent, run_episode
 from dreamer_lite.rssm import features
 
-HERE = Path(__file__).parent
+from common import write_result  # experiments/ is on the path when this script runs
+
 GAP_BINS = [0, 10, 20, 30, 40, 60]
 
 
@@ -131,9 +131,7 @@ def main() -> None:
                                       "by_gap": {gap: row.to_dict() for gap, row in by_gap.iterrows()}},
               "dream_vs_road": {"seeds": [7000, 7039], "start_states": starts, "rows": rows,
                                 "critic_value": value}}
-    out = HERE / "results" / "policy_probe" / f"{args.name or Path(args.run).name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_result("policy_probe", args.name or Path(args.run).name, result)
     print(by_gap.round(3).to_string())
     print(pd.DataFrame(rows).T.round(3).to_string())
     print(f"critic's value of the start states: {value:.1f}")

@@ -40,7 +40,8 @@ from dreamer_lite.replay import Replay
 from dreamer_lite.runs import load_checkpoint
 from dreamer_lite.rssm import features
 
-HERE = Path(__file__).parent
+from common import write_result  # experiments/ is on the path when this script runs
+
 MODEL_LOSS_KEYS = {"reward_scale", "continue_scale", "kl_scale", "free_nats", "model_lr"}
 
 
@@ -183,9 +184,7 @@ def main() -> None:
     for action, name in [(1, "IDLE"), (4, "SLOWER")]:
         result[f"dream_vs_road_{name}"] = dream_vs_road(agent, make_env(config), dream_seeds, action,
                                                        speed_weights)
-    out = HERE / "results" / "speed_probe" / f"{args.name or Path(args.run).name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    write_result("speed_probe", args.name or Path(args.run).name, result)
     print(json.dumps(result, indent=2))
 
 
