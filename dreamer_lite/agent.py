@@ -67,9 +67,8 @@ class Agent:
     def behaviour_step(self, batch) -> dict:
         """Actor and critic only, on the posteriors of a batch; the world model stays fixed
         (for experiments on the behaviour side with a trained model)."""
-        wm = self.world_model
-        post, _ = wm.rssm.observe(wm.embed(batch.image, batch.is_first), batch.action, batch.is_first)
-        metrics = self.actor_critic.train(wm, post, batch)
+        post, _ = self.world_model.observe(batch.image, batch.action, batch.is_first)
+        metrics = self.actor_critic.train(self.world_model, post, batch)
         self._count_update()
         return metrics
 

@@ -68,6 +68,11 @@ class WorldModel(keras.layers.Layer):
             return self.encoder(frame)
         return self.encoder(frame_pair(prev_frame, frame, is_first))
 
+    def observe(self, image, action, is_first):
+        """Posterior and prior states over recorded frames (B, T, H, W, 1), actions a_{t-1}
+        (B, T, A) and is_first (B, T): RSSM.observe on :meth:`embed`."""
+        return self.rssm.observe(self.embed(image, is_first), action, is_first)
+
     def observe_step(self, state, prev_action, prev_frame, frame, is_first):
         """The posterior state after one real frame (B, H, W, 1), given the state and action
         before it and the frame before it (read only with ``encoder_frames=2``)."""
@@ -91,8 +96,7 @@ class WorldModel(keras.layers.Layer):
         is 0 is left out of the loss, so that no gradient path is built for it.
         """
         cfg = self.config
-        embed = self.embed(batch.image, batch.is_first)  # (B, T, E)
-        post, prior = self.rssm.observe(embed, batch.action, batch.is_first)
+        post, prior = self.observe(batch.image, batch.action, batch.is_first)
         feat = features(post)  # (B, T, F)
         prior_feat = features(prior)  # (B, T, F): the same h_t, with z_t drawn from the prior
         target = preprocess(batch.image)  # (B, T, H, W, 1)
@@ -154,14 +158,13 @@ class WorldModel(keras.layers.Layer):
 
     def reconstruct(self, image, action, is_first):
         """Posterior reconstructions of recorded frames: (B, T, H, W, 1) uint8 -> float in [0, 1]."""
-        post, _ = self.rssm.observe(self.embed(image, is_first), action, is_first)
+        post, _ = self.observe(image, action, is_first)
         return tf.clip_by_value(self.image_dist(features(post)).mean() + 0.5, 0.0, 1.0)
 
     def dream(self, image, action, is_first, context: int):
         """Open-loop prediction: observe the first ``context`` frames, then run the prior on
         the recorded actions. (B, T, ...) -> frames (B, T - context, H, W, 1) in [0, 1]."""
-        post, _ = self.rssm.observe(self.embed(image[:, :context], is_first[:, :context]),
-                                    action[:, :context], is_first[:, :context])
+        post, _ = self.observe(image[:, :context], action[:, :context], is_first[:, :context])
         state = tf.nest.map_structure(lambda x: x[:, -1], post)
         frames = []
         for t in range(context, image.shape[1]):

@@ -41,7 +41,7 @@ DREAM_LEADS = (1, 2, 3, 5)  # dream from this many steps before the crash
 def observe(world_model, episode: dict):
     """The episode as a batch of one, and its posterior states (1, rows, ...)."""
     batch = episode_batch(episode)
-    post, _ = world_model.rssm.observe(world_model.embed(batch.image, batch.is_first), batch.action, batch.is_first)
+    post, _ = world_model.observe(batch.image, batch.action, batch.is_first)
     return batch, post
 
 

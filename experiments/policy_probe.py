@@ -70,7 +70,7 @@ def posterior_after(agent, env, action, seeds, steps=3):
         episode = run_episode(env, FixedPolicy(action), seed, record=True)
         if episode["length"] > steps:
             batch = episode_batch({"frames": episode["frames"][:steps + 1], "actions": episode["actions"][:steps]})
-            post, _ = wm.rssm.observe(wm.embed(batch.image, batch.is_first), batch.action, batch.is_first)
+            post, _ = wm.observe(batch.image, batch.action, batch.is_first)
             starts.append(tf.nest.map_structure(lambda x: x[:, -1], post))
     return tf.nest.map_structure(lambda *xs: tf.concat(xs, 0), *starts)
 

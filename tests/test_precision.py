@@ -38,7 +38,7 @@ def test_committed_checkpoint_runs_in_bfloat16_like_float32():
         tf.random.set_seed(0)
         wm = agent.world_model
         recon = wm.reconstruct(batch.image, batch.action, batch.is_first)  # (1, T, H, W, 1)
-        post, _ = wm.rssm.observe(wm.embed(batch.image, batch.is_first), batch.action, batch.is_first)
+        post, _ = wm.observe(batch.image, batch.action, batch.is_first)
         probs = tf.nn.softmax(agent.actor_critic.policy(features(post)).logits)  # (1, T, A)
         assert recon.dtype == probs.dtype == post.deter.dtype == tf.float32
         outputs.append((recon.numpy(), probs.numpy()))

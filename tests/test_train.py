@@ -275,7 +275,7 @@ def test_replay_critic_pulls_the_critic_towards_real_returns(random_batch):
             metrics = agent.behaviour_step(batch)
         assert ("critic/replay_loss" in metrics) == (beta > 0)
         wm = agent.world_model
-        post, _ = wm.rssm.observe(wm.embed(batch.image, batch.is_first), batch.action, batch.is_first)
+        post, _ = wm.observe(batch.image, batch.action, batch.is_first)
         mean_values[beta] = float(tf.reduce_mean(agent.actor_critic.value(features(post))))
     assert mean_values[1.0] > mean_values[0.0] + 1.0, mean_values
     assert float(metrics["critic/replay_return"]) > 2.0, float(metrics["critic/replay_return"])

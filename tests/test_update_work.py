@@ -16,7 +16,7 @@ def test_actor_loss_reaches_the_world_model_only_through_a_nonzero_dynamics_term
     config = make_config("smoke", actor_grad_rho=rho)
     world_model, actor_critic = WorldModel(config, NUM_ACTIONS), ActorCritic(config, NUM_ACTIONS)
     batch = random_batch(config)
-    post, _ = world_model.rssm.observe(world_model.embed(batch.image, batch.is_first), batch.action, batch.is_first)
+    post, _ = world_model.observe(batch.image, batch.action, batch.is_first)
     start = tf.nest.map_structure(lambda x: tf.reshape(x, [-1, *x.shape[2:]]), post)  # (B*T, ...)
     with tf.GradientTape() as tape:
         dream = actor_critic.imagine_returns(world_model, start, tf.zeros([start.deter.shape[0]]))

@@ -29,7 +29,7 @@ def test_crash_metrics_average_only_the_crash_steps(random_batch):
     tf.random.set_seed(0)
     _, _, metrics = model.loss(batch)
     tf.random.set_seed(0)
-    post, prior = model.rssm.observe(model.embed(batch.image, batch.is_first), batch.action, batch.is_first)
+    post, prior = model.observe(batch.image, batch.action, batch.is_first)
     p, q = tf.nn.softmax(post.logits).numpy(), tf.nn.softmax(prior.logits).numpy()
     kl = (p * (np.log(p) - np.log(q))).sum(-1).mean((0, 1))  # (stoch,)
     assert float(metrics["kl_active_latents"]) == float(np.sum(kl > 0.01))
@@ -79,7 +79,7 @@ def test_prior_heads_adds_the_heads_nll_on_prior_features(random_batch):
     models, losses, _, metrics = twin_losses(batch, "prior_heads", (0.0, 2.0))
     model = models[0]
     tf.random.set_seed(1)
-    _, prior = model.rssm.observe(model.embed(batch.image, batch.is_first), batch.action, batch.is_first)
+    _, prior = model.observe(batch.image, batch.action, batch.is_first)
     prior_feat = features(prior)
     mu = model.reward_dist(prior_feat).mean().numpy()
     logit = model.continue_head(prior_feat).numpy()[..., 0].astype(np.float64)
