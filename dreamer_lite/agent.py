@@ -35,10 +35,11 @@ class Agent:
     def _build(self) -> None:
         """Create every variable (networks and optimiser slots) with one dummy forward pass."""
         cfg = self.config
-        image = tf.zeros([1, 2, cfg.frame_height, cfg.frame_width, 1], tf.uint8)
-        action = tf.zeros([1, 2, self.num_actions])
-        is_first = tf.ones([1, 2])
-        _, post, _ = self.world_model.loss(Batch(image, action, tf.zeros([1, 2]), tf.zeros([1, 2]), is_first))
+        steps = cfg.overshoot + 1  # the shortest sequence the loss takes
+        image = tf.zeros([1, steps, cfg.frame_height, cfg.frame_width, 1], tf.uint8)
+        action = tf.zeros([1, steps, self.num_actions])
+        zeros = tf.zeros([1, steps])
+        _, post, _ = self.world_model.loss(Batch(image, action, zeros, zeros, tf.ones([1, steps])))
         feat = features(post)
         self.actor_critic.policy(feat)
         self.actor_critic.value(feat)

@@ -58,6 +58,7 @@ class Config:
     continue_scale: float = 5.0  # weight of the continuation (discount) loss
     reward_scale: float = 1.0  # weight of the reward loss (DreamerV2's loss_scales.reward)
     prior_heads: float = 0.0  # weight of the reward and continue losses on prior features (not DreamerV2)
+    overshoot: int = 1  # steps the prior predicts ahead in the KL term; > 1: latent overshooting (not DreamerV2)
     model_lr: float = 3e-4  # Adam learning rate of the world model
 
     # --- behaviour (chapters 7-8) ---
@@ -253,6 +254,8 @@ def _validate(config: Config) -> None:
          f"encoder_frames must be 1 or 2, got {config.encoder_frames}")
     need(config.classes >= 2, f"classes must be >= 2, got {config.classes}")
     need(config.seq_len >= 2, f"seq_len must be >= 2, got {config.seq_len}")
+    need(1 <= config.overshoot < config.seq_len,
+         f"overshoot must be at least 1 and less than seq_len ({config.seq_len}), got {config.overshoot}")
     for name in ("kl_alpha", "gamma", "lambda_", "actor_grad_rho", "centering_x",
                  "explore_epsilon", "crash_share"):
         need(0.0 <= getattr(config, name) <= 1.0,

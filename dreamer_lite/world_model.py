@@ -7,12 +7,15 @@ Every head returns a distribution, so every loss has one form, ``-head(feat).log
     continue  Bernoulli(logits=continue_head(feat))             target 1 - terminal_t
     loss = image_nll + reward_scale * reward_nll + continue_scale * continue_nll + kl_scale * kl_balance
            + prior_heads * (reward_scale * prior_reward_nll + continue_scale * prior_continue_nll)
+           + kl_scale * kl_alpha * overshoot_kl
 
-The last line is not DreamerV2's (``prior_heads`` is 0 by default). The heads are trained on
+The last two lines are not DreamerV2's (``prior_heads`` is 0 and ``overshoot`` 1 by default). The heads are trained on
 posterior features, but in the dream they read prior features: ``prior_heads > 0`` also trains
 them, and through the straight-through sample the prior, on the prior's features of the same
 steps, so that the dream learns to predict a crash one step before it sees it
-(``prior_continue_prob_crash`` logs how well it does).
+(``prior_continue_prob_crash`` logs how well it does). ``overshoot`` D > 1 asks the prior to
+predict further than one step, as PlaNet's latent overshooting does (:meth:`WorldModel.overshoot_kl`):
+the dream runs D steps open loop, and a crash two steps ahead is what a lane change can still escape.
 
 The image NLL of a unit-variance Normal is 0.5 * SSE + (H * W) * 0.5 * ln(2 pi): for 4096 pixels
 it never falls below 3764 however good the reconstruction. The 2022 team read "3800" as a
@@ -79,6 +82,41 @@ class WorldModel(keras.layers.Layer):
         embed = self.embed_step(prev_frame, frame, is_first)
         return self.rssm.obs_step(state, prev_action, embed, is_first)[0]
 
+    def open_loop_priors(self, post, action, distance: int) -> list:
+        """The prior dreamed d = 1..distance steps ahead of each posterior state, on the recorded
+        actions. post: State (B, T, ...); action (B, T, A) holding a_{t-1}. Entry d - 1 of the
+        list is a State (B, T - distance, ...): the guess of s_{t+d} from s_t, for t < T - distance."""
+        starts = action.shape[1] - distance
+        batch = tf.shape(action)[0]
+        fold = lambda x: tf.reshape(x, [-1, *x.shape[2:]])  # (B, starts, ...) -> (B * starts, ...)
+        unfold = lambda x: tf.reshape(x, [batch, starts, *x.shape[1:]])
+        state = tf.nest.map_structure(lambda x: fold(x[:, :starts]), post)
+        guesses = []
+        for d in range(1, distance + 1):
+            state = self.rssm.img_step(state, fold(action[:, d:d + starts]))
+            guesses.append(tf.nest.map_structure(unfold, state))
+        return guesses
+
+    def overshoot_kl(self, post, action, is_first):
+        """Latent overshooting (PlaNet's; not DreamerV2's). For d = 2..D (D = ``overshoot``), the
+        prior dreamed d steps ahead of each posterior s_t against the posterior that saw x_{t+d}:
+
+            KL_d = mean_t max(KL(sg(q(z_{t+d})) || p(z_{t+d} | s_t, a_t, ..., a_{t+d-1})), free_nats)
+
+        over the starts t < T - D whose steps t+1..t+d stay in one episode. The target posterior
+        is held fixed; the prior, and the start state s_t through it, learn to look d steps ahead.
+        Returns (the mean of KL_d over d, KL_D), scalars."""
+        distance = self.config.overshoot
+        starts = action.shape[1] - distance
+        continues = 1.0 - tf.cast(is_first, tf.float32)  # (B, T): 0 where an episode begins
+        kls = []
+        for d, guess in enumerate(self.open_loop_priors(post, action, distance)[1:], start=2):
+            target = tf.stop_gradient(post.logits[:, d:d + starts])  # (B, starts, S, K)
+            kl = tf.maximum(categorical_kl(target, guess.logits), self.config.free_nats)  # (B, starts)
+            stays = tf.reduce_prod(tf.stack([continues[:, j:j + starts] for j in range(1, d + 1)]), 0)
+            kls.append(tf.math.divide_no_nan(tf.reduce_sum(kl * stays), tf.reduce_sum(stays)))
+        return tf.reduce_mean(kls), kls[-1]
+
     def image_dist(self, feat) -> tfd.Distribution:
         """(..., F) -> Normal over (..., H, W, 1) frames on the [-0.5, 0.5] scale."""
         return unit_normal(self.decoder(feat), 3)
@@ -114,6 +152,9 @@ class WorldModel(keras.layers.Layer):
             prior_reward_nll = -tf.reduce_mean(self.reward_dist(prior_feat).log_prob(batch.reward))
             loss += cfg.prior_heads * (cfg.reward_scale * prior_reward_nll
                                        + cfg.continue_scale * prior_continue_nll)
+        if cfg.overshoot > 1:
+            overshoot_kl, farthest_kl = self.overshoot_kl(post, batch.action, batch.is_first)
+            loss += cfg.kl_scale * cfg.kl_alpha * overshoot_kl
         kl_per_latent = tf.reduce_mean(categorical_kl(post.logits, prior.logits, per_latent=True), [0, 1])
         crash_steps = tf.reduce_sum(batch.terminal)  # 0 when the batch holds no crash
 
@@ -138,6 +179,8 @@ class WorldModel(keras.layers.Layer):
             "prior_entropy": tf.reduce_mean(tfd.Categorical(logits=prior.logits).entropy()),
             "post_entropy": tf.reduce_mean(tfd.Categorical(logits=post.logits).entropy()),
         }
+        if cfg.overshoot > 1:
+            metrics["overshoot_kl"] = farthest_kl  # KL_D: the prior D steps ahead
         return loss, post, metrics
 
     def train(self, batch):

@@ -41,10 +41,11 @@ def test_crash_metrics_are_zero_without_crashes(random_batch):
     assert float(metrics["reward_mae_crash"]) == 0.0 and float(metrics["continue_prob_crash"]) == 0.0
 
 
-def twin_losses(batch, key, values):
-    """Two smoke world models that differ only in config ``key``, with the same weights and the
-    same latent draws: (models, losses, posteriors, metrics), one entry per value."""
-    models = [WorldModel(make_config("smoke", **{key: value}), NUM_ACTIONS) for value in values]
+def twin_losses(batch, key, values, **fixed):
+    """Two smoke world models (with the ``fixed`` config keys) that differ only in config ``key``,
+    with the same weights and the same latent draws: (models, losses, posteriors, metrics), one
+    entry per value."""
+    models = [WorldModel(make_config("smoke", **fixed, **{key: value}), NUM_ACTIONS) for value in values]
     for model in models:
         model.loss(batch)  # build the weights
     for target, source in zip(models[1].weights, models[0].weights):
