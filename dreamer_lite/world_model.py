@@ -9,13 +9,14 @@ Every head returns a distribution, so every loss has one form, ``-head(feat).log
            + prior_heads * (reward_scale * prior_reward_nll + continue_scale * prior_continue_nll)
            + kl_scale * kl_alpha * overshoot_kl
 
-The last two lines are not DreamerV2's (``prior_heads`` is 0 and ``overshoot`` 1 by default). The heads are trained on
-posterior features, but in the dream they read prior features: ``prior_heads > 0`` also trains
-them, and through the straight-through sample the prior, on the prior's features of the same
-steps, so that the dream learns to predict a crash one step before it sees it
-(``prior_continue_prob_crash`` logs how well it does). ``overshoot`` D > 1 asks the prior to
-predict further than one step, as PlaNet's latent overshooting does (:meth:`WorldModel.overshoot_kl`):
-the dream runs D steps open loop, and a crash two steps ahead is what a lane change can still escape.
+The last two lines are not DreamerV2's (``prior_heads`` is 0 and ``overshoot`` 1 by default).
+The heads are trained on posterior features, but in the dream they read prior features:
+``prior_heads > 0`` also trains them, and through the straight-through sample the prior, on the
+prior's features of the same steps, so that the dream learns to predict a crash one step before
+it sees it (``prior_continue_prob_crash`` logs how well it does). ``overshoot`` D > 1 asks the
+prior to predict further than one step, as PlaNet's latent overshooting does
+(:meth:`WorldModel.overshoot_kl`): the dream runs open loop, and a crash two steps ahead is what a
+lane change can still escape.
 
 The image NLL of a unit-variance Normal is 0.5 * SSE + (H * W) * 0.5 * ln(2 pi): for 4096 pixels
 it never falls below 3764 however good the reconstruction. The 2022 team read "3800" as a
