@@ -346,11 +346,14 @@ TIME_ROWS = [("raw_env_step", "raw env step"), ("wrapped_env_step", "wrapped env
 def speedups(reference: dict, candidate: dict) -> dict:
     """How many times faster ``candidate`` is than ``reference``, per row, as [median, 25th,
     75th percentile]: of the paired time ratios reference_r / candidate_r for timed rows (the
-    two calls of pair r ran back to back), of the real loop's chunks for the measured rate; a
-    plain ratio (three equal numbers) for the FLOPs (fewer is faster) and the implied rate."""
-    ratios = {name: list(np.percentile(np.divide(reference["times_s"][name], times), [50, 25, 75]))
-              for name, times in candidate["times_s"].items()}
-    ratios["measured_env_steps_per_s"] = ratios.pop("training_loop")
+    two calls of pair r ran back to back), of the real loop's chunks for the measured rate (per
+    env step: a chunk holds ``chunk * train_every`` env steps, so the chunk-time ratio is scaled by
+    candidate train_every / reference train_every); a plain ratio (three equal numbers) for the
+    FLOPs (fewer is faster) and the implied rate."""
+    ratios = {name: np.divide(reference["times_s"][name], times) for name, times in candidate["times_s"].items()}
+    ratios["measured_env_steps_per_s"] = (ratios.pop("training_loop") * candidate["train_every"]
+                                          / reference["train_every"])
+    ratios = {name: list(np.percentile(ratio, [50, 25, 75])) for name, ratio in ratios.items()}
     plain = {f"gflop_{k}": reference["gflop"][k] / candidate["gflop"][k] for k in reference["gflop"]}
     rate = "implied_env_steps_per_s"
     plain[rate] = candidate[rate] / reference[rate]
@@ -390,7 +393,8 @@ def table(report: dict) -> str:
         add(f"{kind}: GFLOP/s, % of float32 / bfloat16 peak",
             [f"{number(a)}, {100 * a / peak['float32']:.0f}% / {100 * a / peak['bfloat16']:.0f}%"
              for a in (r["achieved_gflop_per_s"][kind] for r in runs)])
-    add(f"training env steps/s implied (train_every {runs[0]['train_every']})",
+    every = " / ".join(str(r["train_every"]) for r in runs)
+    add(f"training env steps/s implied (train_every {every})",
         [number(r["implied_env_steps_per_s"]) for r in runs], "implied_env_steps_per_s")
     add("training env steps/s measured (real loop)",
         [number(r["measured_env_steps_per_s"]) for r in runs], "measured_env_steps_per_s")

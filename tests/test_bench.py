@@ -51,14 +51,24 @@ def test_dense_flops_refuses_a_while_loop():
 
 def test_speedups_are_medians_of_paired_ratios():
     reference = {"times_s": {"train_step": [2.0, 3.0, 4.0], "training_loop": [6.0, 6.0]},
-                 "gflop": {"train_step": 120.0}, "implied_env_steps_per_s": 4.0}
+                 "gflop": {"train_step": 120.0}, "implied_env_steps_per_s": 4.0, "train_every": 5}
     candidate = {"times_s": {"train_step": [1.0, 1.0, 4.0], "training_loop": [3.0, 2.0]},
-                 "gflop": {"train_step": 60.0}, "implied_env_steps_per_s": 9.0}
+                 "gflop": {"train_step": 60.0}, "implied_env_steps_per_s": 9.0, "train_every": 5}
     ratios = bench.speedups(reference, candidate)
     assert ratios["train_step"][0] == pytest.approx(2.0)  # median of 2, 3, 1
     assert ratios["measured_env_steps_per_s"][0] == pytest.approx(2.5)  # median of 2, 3
     assert ratios["gflop_train_step"] == [2.0] * 3
     assert ratios["implied_env_steps_per_s"] == [2.25] * 3
+
+
+def test_measured_rate_counts_env_steps_when_train_every_differs():
+    # A chunk of 3 updates holds 15 env steps at train_every 5 and 12 at train_every 4: chunks of
+    # 6 s and 5 s are 2.5 and 2.4 env steps/s, so the candidate runs at 0.96 of the reference.
+    reference = {"times_s": {"training_loop": [6.0]}, "gflop": {}, "implied_env_steps_per_s": 1.0,
+                 "train_every": 5}
+    candidate = {"times_s": {"training_loop": [5.0]}, "gflop": {}, "implied_env_steps_per_s": 1.0,
+                 "train_every": 4}
+    assert bench.speedups(reference, candidate)["measured_env_steps_per_s"] == pytest.approx([0.96] * 3)
 
 
 def test_import_package_runs_a_copy_under_another_name():
