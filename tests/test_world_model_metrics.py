@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from dreamer_lite.agent import seed_everything
 from dreamer_lite.config import make_config
 from dreamer_lite.environment import NUM_ACTIONS
 from dreamer_lite.rssm import features
@@ -45,7 +46,7 @@ def twin_losses(batch, key, values, **fixed):
     """Two smoke world models (with the ``fixed`` config keys) that differ only in config ``key``,
     with the same weights and the same latent draws: (models, losses, posteriors, metrics), one
     entry per value."""
-    tf.random.set_seed(0)  # the same initial weights in every process, whatever ran before
+    seed_everything(0)  # the same initial weights in every process, whatever ran before
     models = [WorldModel(make_config("smoke", **fixed, **{key: value}), NUM_ACTIONS) for value in values]
     for model in models:
         model.loss(batch)  # build the weights
