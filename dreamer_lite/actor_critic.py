@@ -33,7 +33,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from .distributions import OneHotDist, mix_uniform, unit_normal
-from .networks import MLP, adam
+from .networks import MLP, adam, resolve_precision
 from .returns import lambda_return, replay_lambda_return
 from .rssm import State, features
 
@@ -53,7 +53,7 @@ class ActorCritic(keras.layers.Layer):
     def __init__(self, config, num_actions: int, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        units, layers, precision = config.mlp_units, config.mlp_layers, config.precision
+        units, layers, precision = config.mlp_units, config.mlp_layers, resolve_precision(config.precision)
         self.actor = MLP(units, layers, num_actions, precision, name="actor")
         self.critic = MLP(units, layers, 1, precision, name="critic")
         self.slow_critic = MLP(units, layers, 1, precision, name="slow_critic")

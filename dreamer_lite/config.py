@@ -42,7 +42,7 @@ class Config:
     encoder_frames: int = 1  # frames the encoder sees: 1, or 2 (the previous frame beside the current)
     mlp_units: int = 200  # width of the reward, continue, actor and critic MLPs
     mlp_layers: int = 2  # hidden layers of those MLPs
-    precision: str = "float32"  # "mixed_bfloat16": matmuls and convs in bfloat16 (weights, losses float32)
+    precision: str = "float32"  # "mixed_bfloat16": matmuls, convs in bfloat16; "auto": where hardware has it
 
     # --- latent state (chapters 3-4) ---
     deter: int = 200  # size of the GRU state h
@@ -114,12 +114,13 @@ PRESETS: dict[str, dict] = {
     # The defaults above, plus what chapter 9's runs found this small agent needs (cpu-l):
     # random actions in the replay, a lower price of a crash, and an entropy bonus that keeps
     # the lane change to the left above the policy's uniform-mix floor. bfloat16 arithmetic
-    # makes an update about 1.2x faster on a CPU with AVX512-BF16 (python -m dreamer_lite.bench).
-    "cpu": dict(**DRIVING, total_steps=28_000, precision="mixed_bfloat16"),
+    # makes an update about 1.2x faster on a CPU with AVX512-BF16 and several times slower on one
+    # without, so "auto" takes it only where the hardware has it (python -m dreamer_lite.bench).
+    "cpu": dict(**DRIVING, total_steps=28_000, precision="auto"),
     # The paper's sizes with the same driving settings: they belong to the task (what the replay
     # holds, the price of a crash in a 30-step episode, the entropy bonus on advantages scaled
-    # by the return range), not to the network's size. float32: a T4 has no bfloat16 path; on an
-    # A100, L4 or H100 add precision=mixed_bfloat16. Its learning at this size is untested.
+    # by the return range), not to the network's size. "auto" computes in bfloat16 on an A100,
+    # L4 or H100, in float32 on a T4 (no bfloat16 path). Its learning at this size is untested.
     # Replay sampling stays uniform (crash_share 0): a uniform batch already holds a crash in
     # about 4 of 16 sequences, and cpu-n's reserved crash sequences made a slower driver.
     "gpu": dict(
@@ -127,11 +128,12 @@ PRESETS: dict[str, dict] = {
         cnn_depth=48, mlp_units=400, mlp_layers=4, deter=600, hidden=600, stoch=32, classes=32,
         batch_size=16, seq_len=50, train_every=5, prefill=5000, total_steps=200_000,
         eval_every=5000, eval_episodes=10, checkpoint_every=5000, log_every=1000, model_lr=2e-4,
+        precision="auto",
     ),
 }
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config)}
-PRECISIONS = ("float32", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_bfloat16", "auto")
 
 
 def make_config(preset: str = "cpu", **overrides) -> Config:

@@ -10,12 +10,41 @@ Pixels enter as ``x / 255 - 0.5`` (:func:`preprocess`); the decoder predicts tha
 ``precision`` is a Keras dtype policy for the layers' arithmetic: ``"float32"``, or
 ``"mixed_bfloat16"`` (matmuls and convolutions in bfloat16, weights kept in float32). Every
 network returns float32 either way, so the distributions and losses built on it stay float32.
+``"auto"`` (:func:`resolve_precision`) takes bfloat16 only where the hardware computes it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import tensorflow as tf
+
+
+def cpu_has_bfloat16(cpuinfo: str) -> bool:
+    """Whether ``/proc/cpuinfo`` lists a bfloat16 instruction set: AVX512-BF16 or AMX-BF16."""
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def native_bfloat16() -> bool:
+    """Whether this machine computes bfloat16 in hardware: its first GPU if it has one (compute
+    capability 8.0 or later: A100, L4, H100, not a T4), else its CPU. Elsewhere TensorFlow
+    emulates bfloat16, several times slower than float32."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+        return tuple(capability) >= (8, 0)
+    cpuinfo = Path("/proc/cpuinfo")
+    return cpuinfo.exists() and cpu_has_bfloat16(cpuinfo.read_text())
+
+
+def resolve_precision(precision: str) -> str:
+    """``"auto"`` -> ``"mixed_bfloat16"`` where :func:`native_bfloat16`, else ``"float32"``;
+    any other value is returned as it is."""
+    if precision != "auto":
+        return precision
+    return "mixed_bfloat16" if native_bfloat16() else "float32"
 
 
 def preprocess(image: tf.Tensor) -> tf.Tensor:

@@ -29,6 +29,7 @@ from __future__ import annotations
 # that write TensorBoard summaries), so that --help and usage errors answer at once.
 
 import csv
+import dataclasses
 import json
 import signal
 import sys
@@ -165,6 +166,21 @@ class Progress:
         return f"step {step:,}/{self.total:,} | updates {updates:,} | {rate:.1f} steps/s | ETA {eta} | {extra}"
 
 
+def settle_precision(config, echo):
+    """The config with ``precision="auto"`` replaced by what this machine runs fast, so that the
+    run's config.json records the arithmetic it trained with."""
+    if config.precision != "auto":
+        return config
+    from .networks import resolve_precision
+
+    precision = resolve_precision("auto")
+    reason = ("this machine computes bfloat16 in hardware" if precision == "mixed_bfloat16" else
+              "no bfloat16 hardware here (AVX512-BF16, AMX, or a GPU of compute capability 8.0+), "
+              "and emulated bfloat16 runs several times slower than float32")
+    echo(f"precision auto -> {precision}: {reason}")
+    return dataclasses.replace(config, precision=precision)
+
+
 def train(config, logdir, resume: bool = False, echo=print, stop=None, config_changes=None) -> dict:
     """Run (or continue) training in ``logdir``; returns the final evaluation.
 
@@ -175,6 +191,7 @@ def train(config, logdir, resume: bool = False, echo=print, stop=None, config_ch
     import_tensorflow()
     from .agent import Agent, seed_everything  # TensorFlow: after the arguments were checked
 
+    config = settle_precision(config, echo)
     logdir, stop = Path(logdir), stop or NoStop()
     seed_everything(config.seed)
     agent = Agent(config, NUM_ACTIONS)

@@ -40,7 +40,7 @@ import tensorflow_probability as tfp
 
 from .distributions import unit_normal
 from .kl import categorical_kl, kl_balance
-from .networks import MLP, Decoder, Encoder, adam, preprocess
+from .networks import MLP, Decoder, Encoder, adam, preprocess, resolve_precision
 from .rssm import RSSM, features
 
 tfd = tfp.distributions
@@ -50,7 +50,7 @@ class WorldModel(keras.layers.Layer):
     def __init__(self, config, num_actions: int, **kwargs):
         super().__init__(**kwargs)
         self.config, self.num_actions = config, num_actions
-        precision = config.precision
+        precision = resolve_precision(config.precision)
         self.encoder = Encoder(config.cnn_depth, precision, name="encoder")
         self.rssm = RSSM(config.deter, config.hidden, config.stoch, config.classes, config.unimix,
                          precision, name="rssm")

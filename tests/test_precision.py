@@ -6,13 +6,17 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from dreamer_lite.agent import Agent
 from dreamer_lite.environment import NUM_ACTIONS, make_env
+from dreamer_lite.config import make_config
 from dreamer_lite.evaluate import episode_batch, load_agent
+from dreamer_lite.networks import cpu_has_bfloat16, resolve_precision
 from dreamer_lite.rssm import features
 from dreamer_lite.runs import load_checkpoint
+from dreamer_lite.train import settle_precision
 
 RUN = Path(__file__).parents[1] / "book/results/cpu-l"
 
@@ -47,3 +51,31 @@ def test_committed_checkpoint_runs_in_bfloat16_like_float32():
     # differ, so compare means over the frames and steps.
     assert np.abs(recon16 - recon32).mean() < 0.01  # pixels in [0, 1]
     assert np.abs(probs16 - probs32).mean() < 0.05
+
+
+def test_bfloat16_flags_are_read_from_the_cpus_flags_line():
+    avx2 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    assert not cpu_has_bfloat16(avx2)
+    assert cpu_has_bfloat16(avx2.replace("fma", "fma avx512f avx512_bf16"))
+    assert cpu_has_bfloat16(avx2.replace("fma", "fma amx_bf16 amx_tile"))
+    assert not cpu_has_bfloat16(avx2.replace("AMD EPYC", "avx512_bf16"))  # only the flags line counts
+
+
+def test_auto_precision_is_bfloat16_only_with_bfloat16_hardware():
+    """On a CPU-only machine, "auto" is mixed_bfloat16 exactly when /proc/cpuinfo names
+    avx512_bf16 or amx_bf16; a run's config.json then records what it chose, and its layers use it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if tf.config.list_physical_devices("GPU") or not cpuinfo.exists():
+        pytest.skip("reads a Linux CPU's flags")
+    words = cpuinfo.read_text().split()
+    expected = "mixed_bfloat16" if "avx512_bf16" in words or "amx_bf16" in words else "float32"
+    assert resolve_precision("auto") == expected
+    assert [resolve_precision(p) for p in ("float32", "mixed_bfloat16")] == ["float32", "mixed_bfloat16"]
+    lines = []
+    config = settle_precision(make_config("smoke", precision="auto"), lines.append)
+    assert config.precision == expected
+    assert len(lines) == 1 and lines[0].startswith(f"precision auto -> {expected}: ")
+    fixed = make_config("smoke", precision="float32")
+    assert settle_precision(fixed, lines.append) is fixed and len(lines) == 1
+    agent = Agent(make_config("smoke", precision="auto"), NUM_ACTIONS)
+    assert agent.world_model.encoder.convs[0].dtype_policy.name == expected
