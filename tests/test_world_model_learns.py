@@ -12,6 +12,7 @@ import tensorflow as tf
 from dreamer_lite.config import make_config
 from dreamer_lite.environment import make_env, other_car_mask
 from dreamer_lite.evaluate import episode_batch
+from dreamer_lite.networks import native_bfloat16
 from dreamer_lite.replay import Batch
 from dreamer_lite.world_model import WorldModel
 
@@ -34,7 +35,13 @@ def real_sequences(config, episodes=4, length=9):
     return batch, np.stack(masks)  # (4, 9, ...), (4, 9, H, W)
 
 
-@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+# bfloat16 learns where the presets use it: on hardware with bfloat16 instructions. Elsewhere
+# TensorFlow emulates it, and these 400 updates take about 4x as long as in float32.
+BFLOAT16 = pytest.param("mixed_bfloat16", marks=pytest.mark.skipif(
+    not native_bfloat16(), reason="no bfloat16 hardware here: precision=auto would train in float32"))
+
+
+@pytest.mark.parametrize("precision", ["float32", BFLOAT16])
 def test_world_model_learns_to_draw_the_cars(precision):
     tf.random.set_seed(0)
     config = make_config("smoke", cnn_depth=16, deter=64, hidden=64, stoch=16, classes=8,
