@@ -20,7 +20,7 @@ lap "unit tests and Colab run-all"
 # nbval runs every cell (no chapter carries a tag that changes execution; tests/test_notebooks.py
 # checks that) with the solutions in place of the stubs, so every exercise check runs for real.
 # --dist loadscope gives each worker whole chapters: a chapter's cells share one kernel, in order.
-DREAMER_LITE_SOLUTIONS=1 python3 -m pytest -q -n 2 --dist loadscope --durations=5 --nbval-lax book/
+DREAMER_LITE_SOLUTIONS=1 python3 -m pytest -q -n 2 --dist loadscope --durations=5 --nbval-lax --nbval-current-env book/
 lap "nbval"
 rm -rf _build
 jb build . -W -n --keep-going
