@@ -55,16 +55,18 @@ def test_parse_override_types():
 
 
 def test_cpu_preset_is_the_committed_best_run():
-    """The README's main command trains what book/results/cpu-m holds (on its machine, with
-    bfloat16 hardware, "auto" chose bfloat16), and cpu-l in float32."""
+    """The README's main command trains what book/results/cpu-v holds (cpu-v-seed1 with seed 1;
+    "auto" chose bfloat16 on cpu-v's machine, float32 on cpu-v-seed1's); cpu-l, the book's
+    final agent, is the same in float32 with a recurrent state of 200 units."""
     results = Path(__file__).parents[1] / "book/results"
-    committed = json.loads(load_config(results / "cpu-l/config.json").to_json())  # with today's new keys
+    record = lambda name: json.loads(load_config(results / name / "config.json").to_json())  # with today's new keys
     preset = json.loads(make_config("cpu").to_json())
-    cpu_m = json.loads(load_config(results / "cpu-m/config.json").to_json())
-    assert cpu_m == {**preset, "precision": "mixed_bfloat16"}
-    assert preset.pop("precision") == "auto"  # speed only; cpu-l ran in float32
-    assert committed.pop("precision") == "float32"
-    assert preset == committed
+    assert record("cpu-v") == {**preset, "precision": "mixed_bfloat16"}
+    assert record("cpu-v-seed1") == {**preset, "precision": "float32", "seed": 1}
+    final = record("cpu-l")
+    assert (final.pop("precision"), final.pop("deter"), final.pop("hidden")) == ("float32", 200, 200)
+    assert (preset.pop("precision"), preset.pop("deter"), preset.pop("hidden")) == ("auto", 400, 400)
+    assert preset == final
 
 
 def test_resume_config_allows_schedule_keys_and_refuses_shape_keys():
