@@ -55,9 +55,9 @@ def test_parse_override_types():
 
 
 def test_cpu_preset_is_the_committed_best_run():
-    """The README's main command trains what book/results/cpu-v holds (cpu-v-seed1 with seed 1;
-    "auto" chose bfloat16 on cpu-v's machine, float32 on cpu-v-seed1's); cpu-l, the book's
-    final agent, is the same in float32 with a recurrent state of 200 units."""
+    """The README's main command trains what book/results/cpu-v holds ("auto" chose bfloat16 on
+    its machine), and cpu-v-seed1 with seed 1 and precision=float32 set on the command line; cpu-l,
+    the book's final agent, is the same in float32 with a recurrent state of 200 units."""
     results = Path(__file__).parents[1] / "book/results"
     record = lambda name: json.loads(load_config(results / name / "config.json").to_json())  # with today's new keys
     preset = json.loads(make_config("cpu").to_json())
