@@ -59,7 +59,10 @@ def test_cpu_preset_is_the_committed_best_run():
     its machine), and cpu-v-seed1 with seed 1 and precision=float32 set on the command line; cpu-l,
     the book's final agent, is the same in float32 with a recurrent state of 200 units."""
     results = Path(__file__).parents[1] / "book/results"
-    record = lambda name: json.loads(load_config(results / name / "config.json").to_json())  # with today's new keys
+
+    def record(name):  # a committed run's config, with today's new keys
+        return json.loads(load_config(results / name / "config.json").to_json())
+
     preset = json.loads(make_config("cpu").to_json())
     assert record("cpu-v") == {**preset, "precision": "mixed_bfloat16"}
     assert record("cpu-v-seed1") == {**preset, "precision": "float32", "seed": 1}
